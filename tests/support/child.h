@@ -7,6 +7,7 @@
 // stderr. fork+exec, not a bare fork, so the child starts single-threaded and clean.
 #pragma once
 
+#include <csignal>
 #include <functional>
 #include <string>
 

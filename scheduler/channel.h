@@ -1,0 +1,199 @@
+// Channel<T>: Go's channels for goroutines (and plain threads).
+//
+// A Channel carries values of T from senders to receivers in FIFO order. With capacity 0
+// it is unbuffered: a send waits until a receiver takes the value (a rendezvous). With
+// capacity N, sends complete at once while fewer than N values are buffered. Closing it
+// wakes every waiter; receivers then drain what is buffered and get std::nullopt after.
+// Differences from Go: send on a closed channel returns false instead of panicking;
+// closing twice is still a fatal error. T must be nothrow-move-constructible (values are
+// moved under the channel's internal lock).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "scheduler/internal/check.h"
+#include "scheduler/internal/futex.h"
+#include "scheduler/internal/waiter.h"
+
+namespace parkway {
+
+template <class T>
+class Channel {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "Channel<T> needs a nothrow move constructor");
+
+ public:
+  explicit Channel(size_t capacity = 0)
+      : cap_(capacity), buf_(capacity ? alloc_.allocate(capacity) : nullptr) {}
+  ~Channel() {
+    while (count_ > 0) std::destroy_at(pop_buffer_slot());
+    if (buf_) alloc_.deallocate(buf_, cap_);
+  }
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  // Sends v, waiting while there is no room (or, unbuffered, no receiver). Returns false,
+  // and drops v, if the channel is or gets closed first.
+  bool send(T v) {
+    lock_.lock();
+    if (closed_) {
+      lock_.unlock();
+      return false;
+    }
+    if (deliver_to_receiver(v)) return true;  // unlocks
+    if (count_ < cap_) {
+      push_buffer(std::move(v));
+      lock_.unlock();
+      return true;
+    }
+    sched::Waiter w;
+    w.slot = &v;
+    sendq_.push_back(&w);
+    sched::block(&w, &lock_, &sendq_);
+    return w.ok;
+  }
+
+  // Sends without waiting: returns false (v untouched) if it would wait or is closed.
+  bool try_send(T& v) {
+    lock_.lock();
+    if (closed_) {
+      lock_.unlock();
+      return false;
+    }
+    if (deliver_to_receiver(v)) return true;
+    if (count_ < cap_) {
+      push_buffer(std::move(v));
+      lock_.unlock();
+      return true;
+    }
+    lock_.unlock();
+    return false;
+  }
+
+  // Receives the next value, waiting for one; std::nullopt once closed and drained.
+  std::optional<T> recv() {
+    lock_.lock();
+    std::optional<T> out;
+    if (take(out)) return out;  // unlocks
+    if (closed_) {
+      lock_.unlock();
+      return std::nullopt;
+    }
+    sched::Waiter w;
+    w.slot = &out;
+    recvq_.push_back(&w);
+    sched::block(&w, &lock_, &recvq_);
+    return out;
+  }
+
+  // Receives without waiting: std::nullopt if nothing is ready.
+  std::optional<T> try_recv() {
+    lock_.lock();
+    std::optional<T> out;
+    if (take(out)) return out;
+    lock_.unlock();
+    return std::nullopt;
+  }
+
+  // Closes the channel: waiting receivers get std::nullopt, waiting senders false.
+  void close() {
+    std::vector<sched::WakeHandle> wake;
+    {
+      sched::LockGuard g(lock_);
+      PW_CHECK(!closed_, "close of a closed parkway::Channel");
+      closed_ = true;
+      for (sched::WaiterQueue* q : {&recvq_, &sendq_}) {
+        while (sched::Waiter* w = q->pop_front()) {
+          if (sched::WakeHandle h = w->claim()) {
+            w->ok = false;
+            wake.push_back(h);
+          }
+        }
+      }
+    }
+    for (auto& h : wake) h.wake();
+  }
+
+  bool closed() const {
+    sched::LockGuard g(lock_);
+    return closed_;
+  }
+  size_t size() const {
+    sched::LockGuard g(lock_);
+    return count_;
+  }
+  size_t capacity() const { return cap_; }
+
+ private:
+  // With lock_ held: hands v to a waiting receiver. On success unlocks and returns true.
+  bool deliver_to_receiver(T& v) PW_REQUIRES(lock_) PW_NO_THREAD_SAFETY_ANALYSIS {
+    while (sched::Waiter* r = recvq_.pop_front()) {
+      if (sched::WakeHandle h = r->claim()) {
+        static_cast<std::optional<T>*>(r->slot)->emplace(std::move(v));
+        r->ok = true;
+        lock_.unlock();
+        h.wake();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // With lock_ held: takes a value from the buffer or a waiting sender into out. On
+  // success unlocks and returns true.
+  bool take(std::optional<T>& out) PW_REQUIRES(lock_) PW_NO_THREAD_SAFETY_ANALYSIS {
+    while (sched::Waiter* s = sendq_.pop_front()) {
+      sched::WakeHandle h = s->claim();
+      if (!h) continue;
+      T* sv = static_cast<T*>(s->slot);
+      if (count_ > 0) {  // full buffer: oldest value out, the sender's value in
+        T* head = pop_buffer_slot();
+        out.emplace(std::move(*head));
+        std::destroy_at(head);
+        push_buffer(std::move(*sv));
+      } else {  // unbuffered: straight from the sender
+        out.emplace(std::move(*sv));
+      }
+      s->ok = true;
+      lock_.unlock();
+      h.wake();
+      return true;
+    }
+    if (count_ > 0) {
+      T* head = pop_buffer_slot();
+      out.emplace(std::move(*head));
+      std::destroy_at(head);
+      lock_.unlock();
+      return true;
+    }
+    return false;
+  }
+
+  void push_buffer(T&& v) {
+    std::construct_at(buf_ + (head_ + count_) % cap_, std::move(v));
+    count_++;
+  }
+  T* pop_buffer_slot() {
+    T* p = buf_ + head_;
+    head_ = (head_ + 1) % cap_;
+    count_--;
+    return p;
+  }
+
+  mutable sched::RuntimeLock lock_;
+  std::allocator<T> alloc_;
+  const size_t cap_;
+  T* const buf_;
+  size_t head_ = 0;   // guarded by lock_
+  size_t count_ = 0;  // guarded by lock_
+  bool closed_ = false;
+  sched::WaiterQueue sendq_;  // senders waiting, each Waiter::slot -> its T
+  sched::WaiterQueue recvq_;  // receivers waiting, each Waiter::slot -> std::optional<T>
+};
+
+}  // namespace parkway

@@ -1,0 +1,80 @@
+// Timers: a 4-ary min-heap per P, as in Go's runtime.
+//
+// A Timer is owned by whoever embeds it (a sleeping goroutine's G, a PollDesc's deadline);
+// the heap only links it. Fields are protected by the lock of the heap the timer is on.
+//
+//   timer_start(t, when)   t is not pending: add it to the current P's heap.
+//   timer_stop(t)          remove t if pending; true if it was (so it will never fire).
+//   timer_reset(t, when)   move t to `when`, pending or not; true if it was pending.
+//
+// Firing: the P that owns a heap (or an idle P stealing work) pops every timer whose
+// `when` has passed, under the heap lock, then calls fn(arg, seq, now) without the lock,
+// on the scheduler stack (g0) of an M that holds a P. Callbacks must not block; they may
+// call ready() and timer_reset() (a deadline re-arming itself).
+//
+// Staleness: once popped, a timer is no longer pending, so a timer_stop() racing with the
+// firing returns false while the callback may still be about to run. Owners that can
+// stop or move a timer concurrently with its expiry pass a sequence number in `seq` and
+// compare it with their current one under their own lock (PollDesc does this with its
+// rseq/wseq, exactly as Go does); a stale callback then does nothing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "scheduler/internal/futex.h"
+
+namespace parkway::sched {
+
+class TimerHeap;
+
+using TimerFunc = void (*)(void* arg, uintptr_t seq, int64_t now);
+
+struct Timer {
+  TimerFunc fn = nullptr;  // set by the owner while the timer is not pending
+  void* arg = nullptr;
+  uintptr_t seq = 0;       // passed back to fn; see "Staleness" above
+
+  // Protected by heap->lock_.
+  int64_t when = 0;
+  int32_t index = -1;                     // position in heap->heap_, -1 when not pending
+  std::atomic<TimerHeap*> heap{nullptr};  // the heap t is on, null when not pending
+};
+
+class TimerHeap {
+ public:
+  // Earliest `when` on this heap, 0 if empty. Lock-free, for idle Ps deciding whom to visit.
+  int64_t next_when() const { return when0_.load(std::memory_order_acquire); }
+
+  // Pops and runs every timer with when <= now. Returns how many ran.
+  int run_expired(int64_t now);
+
+  // The following are used by the timer_* functions. Each returns whether `t` is now the
+  // earliest timer on this heap (so a blocked poller may need waking).
+  bool add(Timer* t, int64_t when);
+  // If t is (still) on this heap: moves it to `when` and returns 1 if it is now the
+  // earliest, else 0. Returns -1 if t is no longer on this heap (it fired or moved).
+  int modify(Timer* t, int64_t when);
+  // Removes t if it is (still) on this heap; returns whether it did.
+  bool remove(Timer* t);
+
+  RuntimeLock lock_;
+
+  size_t size_for_test();
+
+ private:
+  void sift_up(int32_t i) PW_REQUIRES(lock_);
+  void sift_down(int32_t i) PW_REQUIRES(lock_);
+  void remove_at(int32_t i) PW_REQUIRES(lock_);
+  void update_when0() PW_REQUIRES(lock_);
+
+  std::vector<Timer*> heap_ PW_GUARDED_BY(lock_);
+  std::atomic<int64_t> when0_{0};
+};
+
+void timer_start(Timer* t, int64_t when);
+bool timer_stop(Timer* t);
+bool timer_reset(Timer* t, int64_t when);
+
+}  // namespace parkway::sched

@@ -1,0 +1,117 @@
+#include "scheduler/sync.h"
+
+#include <vector>
+
+#include "scheduler/internal/check.h"
+
+namespace parkway {
+
+using sched::LockGuard;
+using sched::WakeHandle;
+using sched::Waiter;
+
+void Mutex::lock() {
+  lock_.lock();
+  if (!locked_) {
+    locked_ = true;
+    lock_.unlock();
+    return;
+  }
+  Waiter w;
+  waiters_.push_back(&w);
+  sched::block(&w, &lock_, &waiters_);
+  // unlock() handed the lock over to us: locked_ stayed true.
+}
+
+bool Mutex::try_lock() {
+  LockGuard g(lock_);
+  if (locked_) return false;
+  locked_ = true;
+  return true;
+}
+
+void Mutex::unlock() {
+  lock_.lock();
+  PW_CHECK(locked_, "unlock of an unlocked parkway::Mutex");
+  while (Waiter* w = waiters_.pop_front()) {
+    if (WakeHandle h = w->claim()) {
+      lock_.unlock();
+      h.wake();  // direct handoff: still locked, now owned by w
+      return;
+    }
+  }
+  locked_ = false;
+  lock_.unlock();
+}
+
+namespace {
+
+// Claims every waiter in q (the lock is held) for waking after the lock is released.
+void claim_all(sched::WaiterQueue& q, std::vector<WakeHandle>& out) {
+  while (Waiter* w = q.pop_front()) {
+    if (WakeHandle h = w->claim()) out.push_back(h);
+  }
+}
+
+}  // namespace
+
+void WaitGroup::add(int64_t delta) {
+  std::vector<WakeHandle> wake;
+  {
+    LockGuard g(lock_);
+    count_ += delta;
+    PW_CHECK(count_ >= 0, "negative parkway::WaitGroup counter");
+    if (count_ == 0) claim_all(waiters_, wake);
+  }
+  for (auto& h : wake) h.wake();
+}
+
+void WaitGroup::wait() { wait_until(kNoDeadline); }
+
+bool WaitGroup::wait_until(Time deadline) {
+  lock_.lock();
+  if (count_ == 0) {
+    lock_.unlock();
+    return true;
+  }
+  if (deadline != kNoDeadline && deadline <= now()) {
+    lock_.unlock();
+    return false;
+  }
+  Waiter w;
+  waiters_.push_back(&w);
+  return sched::block(&w, &lock_, &waiters_,
+                      deadline == kNoDeadline ? 0 : sched::to_nanos(deadline));
+}
+
+void Notification::notify() {
+  std::vector<WakeHandle> wake;
+  {
+    LockGuard g(lock_);
+    if (notified_.load(std::memory_order_relaxed)) return;
+    notified_.store(true, std::memory_order_release);
+    claim_all(waiters_, wake);
+  }
+  for (auto& h : wake) h.wake();
+}
+
+void Notification::wait() { wait_until(kNoDeadline); }
+
+bool Notification::wait_until(Time deadline) {
+  if (notified_.load(std::memory_order_acquire)) return true;
+  lock_.lock();
+  if (notified_.load(std::memory_order_relaxed)) {
+    lock_.unlock();
+    return true;
+  }
+  if (deadline != kNoDeadline && deadline <= now()) {
+    lock_.unlock();
+    return false;
+  }
+  Waiter w;
+  waiters_.push_back(&w);
+  return sched::block(&w, &lock_, &waiters_,
+                      deadline == kNoDeadline ? 0 : sched::to_nanos(deadline));
+}
+
+}  // namespace parkway

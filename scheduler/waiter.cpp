@@ -1,0 +1,148 @@
+#include "scheduler/internal/waiter.h"
+
+#include "scheduler/internal/check.h"
+#include "scheduler/internal/proc.h"
+#include "scheduler/time.h"
+
+namespace parkway::sched {
+namespace {
+
+// Goroutine waits keep their state in G::wait_word = (seq << 2) | state, so that the
+// state outlives the Waiter's frame and a stale timer (older seq) cannot end a new wait.
+// Thread waits keep it in Waiter::futex.
+constexpr uint32_t kWaiting = 1, kWoken = 2, kTimedOut = 3;
+constexpr uint64_t word(uint64_t seq, uint32_t state) { return seq << 2 | state; }
+
+void wait_timer_fired(void* arg, uintptr_t seq, int64_t) {
+  G* g = static_cast<G*>(arg);
+  uint64_t expected = word(seq, kWaiting);
+  if (g->wait_word.compare_exchange_strong(expected, word(seq, kTimedOut),
+                                           std::memory_order_acq_rel)) {
+    ready(g);
+  }
+}
+
+struct BlockArgs {
+  RuntimeLock* lock;
+  int64_t deadline;
+};
+
+bool block_commit(G* g, void* arg) {
+  auto* a = static_cast<BlockArgs*>(arg);
+  if (a->deadline != 0) timer_start(&g->wait_timer, a->deadline);
+  a->lock->unlock();
+  return true;
+}
+
+}  // namespace
+
+Waiter::Waiter() : g(current_g()) {}
+
+WakeHandle Waiter::claim() {
+  WakeHandle h;
+  if (g) {
+    uint64_t expected = word(seq, kWaiting);
+    if (g->wait_word.compare_exchange_strong(expected, word(seq, kWoken),
+                                             std::memory_order_acq_rel)) {
+      h.g_ = g;
+    }
+  } else {
+    uint32_t expected = kWaiting;
+    if (futex.compare_exchange_strong(expected, kWoken, std::memory_order_acq_rel)) {
+      h.futex_ = &futex;
+    }
+  }
+  return h;
+}
+
+void WakeHandle::wake() {
+  if (g_) {
+    ready(g_);
+  } else if (futex_) {
+    // The waiter may already be gone (it saw kWoken and returned): a futex wake on a
+    // stale address is harmless, it wakes nobody or causes a spurious, re-checked return.
+    futex_wake(futex_, 1);
+  }
+}
+
+void WaiterQueue::push_back(Waiter* w) {
+  w->next = nullptr;
+  w->prev = tail_;
+  if (tail_) {
+    tail_->next = w;
+  } else {
+    head_ = w;
+  }
+  tail_ = w;
+  w->queued = true;
+}
+
+Waiter* WaiterQueue::pop_front() {
+  Waiter* w = head_;
+  if (w) remove(w);
+  return w;
+}
+
+void WaiterQueue::remove(Waiter* w) {
+  if (!w->queued) return;
+  if (w->prev) {
+    w->prev->next = w->next;
+  } else {
+    head_ = w->next;
+  }
+  if (w->next) {
+    w->next->prev = w->prev;
+  } else {
+    tail_ = w->prev;
+  }
+  w->next = w->prev = nullptr;
+  w->queued = false;
+}
+
+bool block(Waiter* w, RuntimeLock* lock, WaiterQueue* queue, int64_t deadline_ns) {
+  if (w->g) {
+    G* g = w->g;
+    // A new wait: next sequence number, state "waiting". Only this goroutine writes a
+    // new sequence, and only while nobody can claim (we hold the primitive's lock).
+    uint64_t seq = (g->wait_word.load(std::memory_order_relaxed) >> 2) + 1;
+    w->seq = seq;
+    g->wait_word.store(word(seq, kWaiting), std::memory_order_release);
+    if (deadline_ns != 0) {
+      g->wait_timer.fn = &wait_timer_fired;
+      g->wait_timer.arg = g;
+      g->wait_timer.seq = seq;
+    }
+    BlockArgs args{lock, deadline_ns};
+    park(&block_commit, &args);
+    if (deadline_ns != 0) timer_stop(&g->wait_timer);  // a late firing sees a stale seq
+    if ((g->wait_word.load(std::memory_order_acquire) & 3) == kWoken) return true;
+    // Timed out. A waker may have dequeued us meanwhile without being able to claim;
+    // either way, leave the queue before our frame goes away.
+    LockGuard lg(*lock);
+    queue->remove(w);
+    return false;
+  }
+
+  w->futex.store(kWaiting, std::memory_order_release);
+  lock->unlock();
+  for (;;) {
+    uint32_t s = w->futex.load(std::memory_order_acquire);
+    if (s == kWoken) return true;
+    int64_t timeout = -1;
+    if (deadline_ns != 0) {
+      timeout = deadline_ns - nanotime();
+      if (timeout <= 0) {
+        uint32_t expected = kWaiting;
+        if (w->futex.compare_exchange_strong(expected, kTimedOut, std::memory_order_acq_rel)) {
+          LockGuard lg(*lock);
+          queue->remove(w);
+          return false;
+        }
+        continue;  // a waker won the race
+      }
+    }
+    futex_wait(&w->futex, kWaiting, timeout);
+  }
+}
+
+}  // namespace parkway::sched
