@@ -19,6 +19,7 @@
 #include "scheduler/internal/check.h"
 #include "scheduler/internal/futex.h"
 #include "scheduler/internal/waiter.h"
+#include "scheduler/thread_annotations.h"
 
 namespace parkway {
 
@@ -30,7 +31,7 @@ class Channel {
  public:
   explicit Channel(size_t capacity = 0)
       : cap_(capacity), buf_(capacity ? alloc_.allocate(capacity) : nullptr) {}
-  ~Channel() {
+  ~Channel() PW_NO_THREAD_SAFETY_ANALYSIS {  // nobody else can hold a dying channel
     while (count_ > 0) std::destroy_at(pop_buffer_slot());
     if (buf_) alloc_.deallocate(buf_, cap_);
   }
@@ -45,7 +46,11 @@ class Channel {
       lock_.unlock();
       return false;
     }
-    if (deliver_to_receiver(v)) return true;  // unlocks
+    if (sched::WakeHandle h = deliver_to_receiver(v)) {
+      lock_.unlock();
+      h.wake();
+      return true;
+    }
     if (count_ < cap_) {
       push_buffer(std::move(v));
       lock_.unlock();
@@ -65,7 +70,11 @@ class Channel {
       lock_.unlock();
       return false;
     }
-    if (deliver_to_receiver(v)) return true;
+    if (sched::WakeHandle h = deliver_to_receiver(v)) {
+      lock_.unlock();
+      h.wake();
+      return true;
+    }
     if (count_ < cap_) {
       push_buffer(std::move(v));
       lock_.unlock();
@@ -79,7 +88,12 @@ class Channel {
   std::optional<T> recv() {
     lock_.lock();
     std::optional<T> out;
-    if (take(out)) return out;  // unlocks
+    sched::WakeHandle sender;
+    if (take(out, sender)) {
+      lock_.unlock();
+      if (sender) sender.wake();
+      return out;
+    }
     if (closed_) {
       lock_.unlock();
       return std::nullopt;
@@ -95,9 +109,11 @@ class Channel {
   std::optional<T> try_recv() {
     lock_.lock();
     std::optional<T> out;
-    if (take(out)) return out;
+    sched::WakeHandle sender;
+    bool got = take(out, sender);
     lock_.unlock();
-    return std::nullopt;
+    if (sender) sender.wake();
+    return got ? std::move(out) : std::nullopt;
   }
 
   // Closes the channel: waiting receivers get std::nullopt, waiting senders false.
@@ -130,23 +146,22 @@ class Channel {
   size_t capacity() const { return cap_; }
 
  private:
-  // With lock_ held: hands v to a waiting receiver. On success unlocks and returns true.
-  bool deliver_to_receiver(T& v) PW_REQUIRES(lock_) PW_NO_THREAD_SAFETY_ANALYSIS {
+  // Hands v to a waiting receiver, if any; returns the handle to wake it with once the
+  // lock is released (empty if there was none).
+  sched::WakeHandle deliver_to_receiver(T& v) PW_REQUIRES(lock_) {
     while (sched::Waiter* r = recvq_.pop_front()) {
       if (sched::WakeHandle h = r->claim()) {
         static_cast<std::optional<T>*>(r->slot)->emplace(std::move(v));
         r->ok = true;
-        lock_.unlock();
-        h.wake();
-        return true;
+        return h;
       }
     }
-    return false;
+    return {};
   }
 
-  // With lock_ held: takes a value from the buffer or a waiting sender into out. On
-  // success unlocks and returns true.
-  bool take(std::optional<T>& out) PW_REQUIRES(lock_) PW_NO_THREAD_SAFETY_ANALYSIS {
+  // Takes the next value, from the buffer or a waiting sender, into out; returns whether
+  // there was one. `sender` is set when a sender must be woken once the lock is released.
+  bool take(std::optional<T>& out, sched::WakeHandle& sender) PW_REQUIRES(lock_) {
     while (sched::Waiter* s = sendq_.pop_front()) {
       sched::WakeHandle h = s->claim();
       if (!h) continue;
@@ -160,25 +175,23 @@ class Channel {
         out.emplace(std::move(*sv));
       }
       s->ok = true;
-      lock_.unlock();
-      h.wake();
+      sender = h;
       return true;
     }
     if (count_ > 0) {
       T* head = pop_buffer_slot();
       out.emplace(std::move(*head));
       std::destroy_at(head);
-      lock_.unlock();
       return true;
     }
     return false;
   }
 
-  void push_buffer(T&& v) {
+  void push_buffer(T&& v) PW_REQUIRES(lock_) {
     std::construct_at(buf_ + (head_ + count_) % cap_, std::move(v));
     count_++;
   }
-  T* pop_buffer_slot() {
+  T* pop_buffer_slot() PW_REQUIRES(lock_) {
     T* p = buf_ + head_;
     head_ = (head_ + 1) % cap_;
     count_--;
@@ -189,11 +202,13 @@ class Channel {
   std::allocator<T> alloc_;
   const size_t cap_;
   T* const buf_;
-  size_t head_ = 0;   // guarded by lock_
-  size_t count_ = 0;  // guarded by lock_
-  bool closed_ = false;
-  sched::WaiterQueue sendq_;  // senders waiting, each Waiter::slot -> its T
-  sched::WaiterQueue recvq_;  // receivers waiting, each Waiter::slot -> std::optional<T>
+  size_t head_ PW_GUARDED_BY(lock_) = 0;
+  size_t count_ PW_GUARDED_BY(lock_) = 0;
+  bool closed_ PW_GUARDED_BY(lock_) = false;
+  // Senders waiting, each Waiter::slot -> its T.
+  sched::WaiterQueue sendq_ PW_GUARDED_BY(lock_);
+  // Receivers waiting, each Waiter::slot -> a std::optional<T>.
+  sched::WaiterQueue recvq_ PW_GUARDED_BY(lock_);
 };
 
 }  // namespace parkway

@@ -235,7 +235,7 @@ uint32_t runqgrab(P* pp, std::array<std::atomic<G*>, kRunQueueSize>& batch,
           // pp's owner is likely about to run it (it was just readied by the goroutine
           // running there): give it a moment, rather than bouncing a ping-pong pair
           // between CPUs. Go sleeps 3us here; we spin, as sleeps are coarse on VMs.
-          if (pp->m != nullptr) {
+          if (pp->m.load(std::memory_order_relaxed) != nullptr) {
             for (int i = 0; i < 1000; i++) cpu_relax();
           }
           if (!pp->runnext.compare_exchange_strong(next, nullptr,
@@ -307,17 +307,17 @@ M* mget() PW_REQUIRES(sched.lock) {
 }
 
 void acquirep(M* mp, P* pp) {
-  PW_CHECK(pp->m == nullptr, "acquirep: P %d is held by M %lld", pp->id,
-           static_cast<long long>(pp->m ? pp->m->id : -1));
+  PW_CHECK(pp->m.load(std::memory_order_relaxed) == nullptr, "acquirep: P %d is already held",
+           pp->id);
   PW_CHECK(mp->p == nullptr, "acquirep: M %lld already holds a P", static_cast<long long>(mp->id));
-  pp->m = mp;
+  pp->m.store(mp, std::memory_order_relaxed);
   mp->p = pp;
 }
 
 P* releasep(M* mp) {
   P* pp = mp->p;
-  PW_CHECK(pp && pp->m == mp, "releasep: M does not hold its P");
-  pp->m = nullptr;
+  PW_CHECK(pp && pp->m.load(std::memory_order_relaxed) == mp, "releasep: M does not hold its P");
+  pp->m.store(nullptr, std::memory_order_relaxed);
   mp->p = nullptr;
   return pp;
 }

@@ -60,10 +60,11 @@ void TimerHeap::remove_at(int32_t i) {
   }
 }
 
-bool TimerHeap::add(Timer* t, int64_t when) {
+bool TimerHeap::add(Timer* t, int64_t when, uintptr_t seq) {
   LockGuard g(lock_);
   PW_CHECK(t->index < 0, "timer_start of a timer that is already pending");
   t->when = when < 1 ? 1 : when;
+  t->seq = seq;
   t->heap.store(this, std::memory_order_release);
   heap_.push_back(t);
   sift_up(static_cast<int32_t>(heap_.size() - 1));
@@ -71,10 +72,11 @@ bool TimerHeap::add(Timer* t, int64_t when) {
   return heap_[0] == t;
 }
 
-int TimerHeap::modify(Timer* t, int64_t when) {
+int TimerHeap::modify(Timer* t, int64_t when, uintptr_t seq) {
   LockGuard g(lock_);
   if (t->heap.load(std::memory_order_relaxed) != this) return -1;
   t->when = when < 1 ? 1 : when;
+  t->seq = seq;
   sift_up(t->index);
   sift_down(t->index);
   update_when0();
@@ -113,9 +115,9 @@ size_t TimerHeap::size_for_test() {
   return heap_.size();
 }
 
-void timer_start(Timer* t, int64_t when) {
+void timer_start(Timer* t, int64_t when, uintptr_t seq) {
   TimerHeap* h = current_timer_heap();
-  if (h->add(t, when)) wake_poller(when);
+  if (h->add(t, when, seq)) wake_poller(when);
 }
 
 // The owner serialises timer_start/stop/reset on one timer; the only concurrent change is
@@ -129,14 +131,14 @@ bool timer_stop(Timer* t) {
   }
 }
 
-bool timer_reset(Timer* t, int64_t when) {
+bool timer_reset(Timer* t, int64_t when, uintptr_t seq) {
   for (;;) {
     TimerHeap* h = t->heap.load(std::memory_order_acquire);
     if (h == nullptr) {
-      timer_start(t, when);
+      timer_start(t, when, seq);
       return false;
     }
-    int r = h->modify(t, when);
+    int r = h->modify(t, when, seq);
     if (r < 0) continue;
     if (r == 1) wake_poller(when);
     return true;

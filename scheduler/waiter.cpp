@@ -9,8 +9,12 @@ namespace {
 
 // Goroutine waits keep their state in G::wait_word = (seq << 2) | state, so that the
 // state outlives the Waiter's frame and a stale timer (older seq) cannot end a new wait.
-// Thread waits keep it in Waiter::futex.
-constexpr uint32_t kWaiting = 1, kWoken = 2, kTimedOut = 3;
+// A claimed goroutine cannot run before WakeHandle::wake() readies it.
+//
+// Thread waits keep it in Waiter::futex, and need one more state: a claimed thread must
+// not return (and reuse its frame, where the channel value lives) while the waker is
+// still moving the value, so claim() only marks it kClaimed and wake() publishes kWoken.
+constexpr uint32_t kWaiting = 1, kWoken = 2, kTimedOut = 3, kClaimed = 4;
 constexpr uint64_t word(uint64_t seq, uint32_t state) { return seq << 2 | state; }
 
 void wait_timer_fired(void* arg, uintptr_t seq, int64_t) {
@@ -25,11 +29,12 @@ void wait_timer_fired(void* arg, uintptr_t seq, int64_t) {
 struct BlockArgs {
   RuntimeLock* lock;
   int64_t deadline;
+  uint64_t seq;
 };
 
-bool block_commit(G* g, void* arg) {
+bool block_commit(G* g, void* arg) PW_NO_THREAD_SAFETY_ANALYSIS {
   auto* a = static_cast<BlockArgs*>(arg);
-  if (a->deadline != 0) timer_start(&g->wait_timer, a->deadline);
+  if (a->deadline != 0) timer_start(&g->wait_timer, a->deadline, a->seq);
   a->lock->unlock();
   return true;
 }
@@ -48,7 +53,7 @@ WakeHandle Waiter::claim() {
     }
   } else {
     uint32_t expected = kWaiting;
-    if (futex.compare_exchange_strong(expected, kWoken, std::memory_order_acq_rel)) {
+    if (futex.compare_exchange_strong(expected, kClaimed, std::memory_order_acq_rel)) {
       h.futex_ = &futex;
     }
   }
@@ -59,8 +64,10 @@ void WakeHandle::wake() {
   if (g_) {
     ready(g_);
   } else if (futex_) {
-    // The waiter may already be gone (it saw kWoken and returned): a futex wake on a
-    // stale address is harmless, it wakes nobody or causes a spurious, re-checked return.
+    futex_->store(kWoken, std::memory_order_release);
+    // The waiter may return as soon as it sees kWoken, so the address may be stale by
+    // now: a futex wake there is harmless (it wakes nobody, or some futex waiter that
+    // re-checks its condition, as every futex waiter must).
     futex_wake(futex_, 1);
   }
 }
@@ -99,7 +106,9 @@ void WaiterQueue::remove(Waiter* w) {
   w->queued = false;
 }
 
-bool block(Waiter* w, RuntimeLock* lock, WaiterQueue* queue, int64_t deadline_ns) {
+// The lock is released on another stack (block_commit, on g0): beyond the analysis.
+bool block(Waiter* w, RuntimeLock* lock, WaiterQueue* queue, int64_t deadline_ns)
+    PW_NO_THREAD_SAFETY_ANALYSIS {
   if (w->g) {
     G* g = w->g;
     // A new wait: next sequence number, state "waiting". Only this goroutine writes a
@@ -110,9 +119,8 @@ bool block(Waiter* w, RuntimeLock* lock, WaiterQueue* queue, int64_t deadline_ns
     if (deadline_ns != 0) {
       g->wait_timer.fn = &wait_timer_fired;
       g->wait_timer.arg = g;
-      g->wait_timer.seq = seq;
     }
-    BlockArgs args{lock, deadline_ns};
+    BlockArgs args{lock, deadline_ns, seq};
     park(&block_commit, &args);
     if (deadline_ns != 0) timer_stop(&g->wait_timer);  // a late firing sees a stale seq
     if ((g->wait_word.load(std::memory_order_acquire) & 3) == kWoken) return true;
@@ -138,10 +146,10 @@ bool block(Waiter* w, RuntimeLock* lock, WaiterQueue* queue, int64_t deadline_ns
           queue->remove(w);
           return false;
         }
-        continue;  // a waker won the race
+        continue;  // a waker won the race: wait for its kWoken
       }
     }
-    futex_wait(&w->futex, kWaiting, timeout);
+    futex_wait(&w->futex, s, s == kClaimed ? -1 : timeout);
   }
 }
 

@@ -56,7 +56,7 @@ constexpr uint32_t kRunQueueSize = 256;
 
 struct P {
   int32_t id = 0;
-  M* m = nullptr;           // the M holding this P, null while idle
+  std::atomic<M*> m{nullptr};  // the M holding this P, null while idle (read by thieves)
   uint32_t schedtick = 0;   // incremented on every schedule; drives the every-61st checks
 
   std::atomic<uint32_t> runqhead{0};

@@ -3,9 +3,12 @@
 // A Timer is owned by whoever embeds it (a sleeping goroutine's G, a PollDesc's deadline);
 // the heap only links it. Fields are protected by the lock of the heap the timer is on.
 //
-//   timer_start(t, when)   t is not pending: add it to the current P's heap.
-//   timer_stop(t)          remove t if pending; true if it was (so it will never fire).
-//   timer_reset(t, when)   move t to `when`, pending or not; true if it was pending.
+//   timer_start(t, when, seq)  t is not pending: add it to the current P's heap.
+//   timer_stop(t)              remove t if pending; true if it was (it will never fire).
+//   timer_reset(t, when, seq)  move t to `when`, pending or not; true if it was pending.
+//
+// fn and arg are set once, before the timer is first started; seq is set by start and
+// reset, under the heap lock, since the heap reads it when it fires the timer.
 //
 // Firing: the P that owns a heap (or an idle P stealing work) pops every timer whose
 // `when` has passed, under the heap lock, then calls fn(arg, seq, now) without the lock,
@@ -32,11 +35,11 @@ class TimerHeap;
 using TimerFunc = void (*)(void* arg, uintptr_t seq, int64_t now);
 
 struct Timer {
-  TimerFunc fn = nullptr;  // set by the owner while the timer is not pending
+  TimerFunc fn = nullptr;  // set once, before the first start
   void* arg = nullptr;
-  uintptr_t seq = 0;       // passed back to fn; see "Staleness" above
 
   // Protected by heap->lock_.
+  uintptr_t seq = 0;  // passed back to fn; see "Staleness" above
   int64_t when = 0;
   int32_t index = -1;                     // position in heap->heap_, -1 when not pending
   std::atomic<TimerHeap*> heap{nullptr};  // the heap t is on, null when not pending
@@ -52,10 +55,10 @@ class TimerHeap {
 
   // The following are used by the timer_* functions. Each returns whether `t` is now the
   // earliest timer on this heap (so a blocked poller may need waking).
-  bool add(Timer* t, int64_t when);
+  bool add(Timer* t, int64_t when, uintptr_t seq);
   // If t is (still) on this heap: moves it to `when` and returns 1 if it is now the
   // earliest, else 0. Returns -1 if t is no longer on this heap (it fired or moved).
-  int modify(Timer* t, int64_t when);
+  int modify(Timer* t, int64_t when, uintptr_t seq);
   // Removes t if it is (still) on this heap; returns whether it did.
   bool remove(Timer* t);
 
@@ -73,8 +76,8 @@ class TimerHeap {
   std::atomic<int64_t> when0_{0};
 };
 
-void timer_start(Timer* t, int64_t when);
+void timer_start(Timer* t, int64_t when, uintptr_t seq = 0);
 bool timer_stop(Timer* t);
-bool timer_reset(Timer* t, int64_t when);
+bool timer_reset(Timer* t, int64_t when, uintptr_t seq = 0);
 
 }  // namespace parkway::sched

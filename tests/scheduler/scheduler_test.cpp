@@ -94,13 +94,14 @@ TEST_CASE("ping-pong between goroutines on different Ps", "[runtime]") {
   // A readies B through a channel, then busy-waits (without yielding) until B has run.
   // A's P is busy all the while, so B can only run on the other P: every round trip is
   // a cross-P ready, a wakep and a steal of runnext. A lost wake-up would hang here.
+  // (One slot of buffer, so that A never parks in send and never leaves its thread.)
   parkway::Runtime rt({.procs = 2});
   constexpr int kRounds = 2000;
   std::atomic<int> wrong_value{0};
   std::atomic<int> same_thread{0};
   std::atomic<int> received{0};
   rt.run([&] {
-    parkway::Channel<int> to_b;
+    parkway::Channel<int> to_b(1);
     std::atomic<int> ball{-1};
     std::atomic<int> a_tid{0};
     parkway::WaitGroup wg;
