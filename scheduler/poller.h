@@ -28,6 +28,10 @@ class Poller {
   virtual void poll(int64_t timeout_ns, GList* out) = 0;
   virtual void wake() = 0;
   virtual bool has_waiters() const = 0;
+  // The runtime is being torn down: goroutines parked in the poller will never run
+  // again, and timers on the runtime's heaps are about to be freed. Drop every reference
+  // to either (a later runtime may reuse the poller).
+  virtual void forget_runtime() {}
 };
 
 // Makes p the running runtime's poller (the previous one is woken so that an M blocked in

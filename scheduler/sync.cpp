@@ -84,6 +84,51 @@ bool WaitGroup::wait_until(Time deadline) {
                       deadline == kNoDeadline ? 0 : sched::to_nanos(deadline));
 }
 
+void Semaphore::acquire() { acquire_until(kNoDeadline); }
+
+bool Semaphore::try_acquire() {
+  LockGuard g(lock_);
+  if (count_ == 0) return false;
+  count_--;
+  return true;
+}
+
+bool Semaphore::acquire_until(Time deadline) {
+  lock_.lock();
+  if (count_ > 0) {
+    count_--;
+    lock_.unlock();
+    return true;
+  }
+  if (deadline != kNoDeadline && deadline <= now()) {
+    lock_.unlock();
+    return false;
+  }
+  Waiter w;
+  waiters_.push_back(&w);
+  // A unit handed over by release() is ours once we are claimed: count_ was not bumped.
+  return sched::block(&w, &lock_, &waiters_,
+                      deadline == kNoDeadline ? 0 : sched::to_nanos(deadline));
+}
+
+void Semaphore::release(int64_t n) {
+  PW_CHECK(n > 0, "parkway::Semaphore::release(%lld)", static_cast<long long>(n));
+  std::vector<WakeHandle> wake;
+  {
+    LockGuard g(lock_);
+    while (n > 0) {
+      Waiter* w = waiters_.pop_front();
+      if (w == nullptr) break;
+      if (WakeHandle h = w->claim()) {
+        wake.push_back(h);
+        n--;
+      }
+    }
+    count_ += n;
+  }
+  for (auto& h : wake) h.wake();
+}
+
 void Notification::notify() {
   std::vector<WakeHandle> wake;
   {

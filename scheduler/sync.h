@@ -54,6 +54,28 @@ class WaitGroup {
   sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
 };
 
+// A counting semaphore (Go's runtime semaphore, used for sync and internal/poll).
+// acquire() takes a unit, waiting while there is none; release() gives one back,
+// handing it directly to the longest waiter if any.
+class Semaphore {
+ public:
+  explicit Semaphore(int64_t initial = 0) : count_(initial) {}
+  void acquire();
+  bool try_acquire();
+  // Returns whether a unit was taken before `deadline`.
+  bool acquire_until(Time deadline);
+  void release(int64_t n = 1);
+  int64_t available() const {
+    sched::LockGuard g(lock_);
+    return count_;
+  }
+
+ private:
+  mutable sched::RuntimeLock lock_;
+  int64_t count_ PW_GUARDED_BY(lock_);
+  sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
+};
+
 // A one-shot event: notify() once, and every wait() before or after returns.
 class Notification {
  public:

@@ -1,4 +1,4 @@
-#include "scheduler/internal/timer.h"
+#include "scheduler/internal/timer_heap.h"
 
 #include "scheduler/internal/check.h"
 #include "scheduler/internal/proc.h"

@@ -9,7 +9,7 @@
 
 #include "scheduler/internal/futex.h"
 #include "scheduler/internal/stack.h"
-#include "scheduler/internal/timer.h"
+#include "scheduler/internal/timer_heap.h"
 #include "scheduler/park.h"
 #include "scheduler/poller.h"
 

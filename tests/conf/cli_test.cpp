@@ -102,7 +102,7 @@ TEST_CASE("a port alone binds loopback", "[conf][cli]") {
   CHECK(forward.upstreams[0].to_string() == "10.0.0.5:80");
 }
 
-TEST_CASE("-L takes IPv4 and IPv6 listen addresses and several upstreams", "[conf][cli]") {
+TEST_CASE("forwards take IPv4 and IPv6 listen addresses and several upstreams", "[conf][cli]") {
   const Config config = forwards_config(
       {"-L", "0.0.0.0:6380=redis-a:6379,redis-b:6379", "--forward", "[::]:443=[2001:db8::1]:8443", "-L80=x:1"});
   REQUIRE(config.listeners.size() == 3);
@@ -130,7 +130,7 @@ TEST_CASE("each forward is a listener and a cluster named after its port", "[con
   CHECK(config.clusters.size() == 4);
 }
 
-TEST_CASE("forward settings apply to every forward; runtime flags to the runtime", "[conf][cli]") {
+TEST_CASE("forward settings apply to every forward, runtime flags to the runtime", "[conf][cli]") {
   const Config config = forwards_config(
       {"-L", "1=a:1", "-L", "2=b:1", "--balance", "least_connections", "--connect-timeout", "250ms",
        "--connect-attempts", "5", "--dns-refresh", "0s", "--idle-timeout", "10m", "--fin-timeout", "0",
@@ -226,7 +226,7 @@ TEST_CASE("unknown options and stray arguments are one line naming them", "[conf
   CHECK(usage_error({"-L", "1=a:1", "--reuse-port=maybe"}) == R"(parkway: --reuse-port "maybe": expected true or false)");
 }
 
-TEST_CASE("-c and -L together are a usage error", "[conf][cli]") {
+TEST_CASE("a config file and forwards together are a usage error", "[conf][cli]") {
   CHECK_THAT(usage_error({"-c", "x.toml", "-L", "1=a:1"}),
              Catch::Contains("-c/--config and -L/--forward do not go together"));
 }
@@ -239,7 +239,7 @@ TEST_CASE("cluster and listener flags without -L say to use the file", "[conf][c
   CHECK_THAT(usage_error({"--reuse-port"}), Catch::Contains("--reuse-port applies to -L forwards only"));
 }
 
-TEST_CASE("--check-config and --print-config together are a usage error", "[conf][cli]") {
+TEST_CASE("checking and printing the config together are a usage error", "[conf][cli]") {
   CHECK_THAT(usage_error({"--check-config", "--print-config"}), Catch::Contains("do not go together"));
 }
 

@@ -243,7 +243,7 @@ TEST_CASE("a config without listeners is an error about the file", "[conf][parse
   CHECK(format(d) == "test.toml: error: listener: " + d.message + "\n");
 }
 
-TEST_CASE("a syntax error stops parsing and has toml++'s position", "[conf][parse][errors]") {
+TEST_CASE("a syntax error stops parsing and has the position toml++ gives", "[conf][parse][errors]") {
   const LoadResult unterminated = load_string("[runtime]\nlog_level = \"info\nprocs = 1\n", "test.toml");
   REQUIRE(unterminated.diagnostics.size() == 1);
   CHECK(unterminated.diagnostics[0].line == 2);

@@ -286,3 +286,37 @@ TEST_CASE("misuse of sync primitives is a fatal error with a clear message", "[s
   CHECK(r.term_signal == SIGABRT);
   CHECK_THAT(r.stderr_text, Catch::Contains("negative parkway::WaitGroup counter"));
 }
+
+TEST_CASE("Semaphore bounds concurrency and hands units to waiters in order", "[sync]") {
+  parkway::Runtime rt({.procs = 2});
+  std::atomic<int> inside{0}, max_inside{0};
+  rt.run([&] {
+    parkway::Semaphore sem(3);
+    parkway::WaitGroup wg;
+    for (int i = 0; i < 50; i++) {
+      wg.add(1);
+      parkway::go([&] {
+        sem.acquire();
+        int now_inside = ++inside;
+        int prev = max_inside.load();
+        while (now_inside > prev && !max_inside.compare_exchange_weak(prev, now_inside)) {
+        }
+        parkway::sleep_for(std::chrono::microseconds(200));
+        --inside;
+        sem.release();
+        wg.done();
+      });
+    }
+    wg.wait();
+    CHECK(sem.available() == 3);
+    CHECK(sem.try_acquire());
+    CHECK(sem.available() == 2);
+    sem.release();
+    parkway::Semaphore empty(0);
+    CHECK_FALSE(empty.try_acquire());
+    CHECK_FALSE(empty.acquire_until(parkway::now() + 5ms));
+    parkway::go([&] { empty.release(); });
+    CHECK(empty.acquire_until(parkway::now() + 10s));
+  });
+  CHECK(max_inside.load() == 3);
+}

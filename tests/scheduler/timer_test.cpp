@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "scheduler/internal/proc.h"
-#include "scheduler/internal/timer.h"
+#include "scheduler/internal/timer_heap.h"
 #include "scheduler/runtime.h"
 #include "scheduler/sync.h"
 

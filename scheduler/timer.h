@@ -1,4 +1,6 @@
-// Timers: a 4-ary min-heap per P, as in Go's runtime.
+// Timers: the scheduler's one-shot timers, for layers that build on it (netpoll's
+// deadlines; sleeps). They live in a 4-ary min-heap per P, as in Go's runtime
+// (internal/timer_heap.h).
 //
 // A Timer is owned by whoever embeds it (a sleeping goroutine's G, a PollDesc's deadline);
 // the heap only links it. Fields are protected by the lock of the heap the timer is on.
@@ -24,9 +26,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
-
-#include "scheduler/internal/futex.h"
 
 namespace parkway::sched {
 
@@ -43,39 +42,11 @@ struct Timer {
   int64_t when = 0;
   int32_t index = -1;                     // position in heap->heap_, -1 when not pending
   std::atomic<TimerHeap*> heap{nullptr};  // the heap t is on, null when not pending
+
+  bool pending() const { return heap.load(std::memory_order_acquire) != nullptr; }
 };
 
-class TimerHeap {
- public:
-  // Earliest `when` on this heap, 0 if empty. Lock-free, for idle Ps deciding whom to visit.
-  int64_t next_when() const { return when0_.load(std::memory_order_acquire); }
-
-  // Pops and runs every timer with when <= now. Returns how many ran.
-  int run_expired(int64_t now);
-
-  // The following are used by the timer_* functions. Each returns whether `t` is now the
-  // earliest timer on this heap (so a blocked poller may need waking).
-  bool add(Timer* t, int64_t when, uintptr_t seq);
-  // If t is (still) on this heap: moves it to `when` and returns 1 if it is now the
-  // earliest, else 0. Returns -1 if t is no longer on this heap (it fired or moved).
-  int modify(Timer* t, int64_t when, uintptr_t seq);
-  // Removes t if it is (still) on this heap; returns whether it did.
-  bool remove(Timer* t);
-
-  RuntimeLock lock_;
-
-  size_t size_for_test();
-
- private:
-  void sift_up(int32_t i) PW_REQUIRES(lock_);
-  void sift_down(int32_t i) PW_REQUIRES(lock_);
-  void remove_at(int32_t i) PW_REQUIRES(lock_);
-  void update_when0() PW_REQUIRES(lock_);
-
-  std::vector<Timer*> heap_ PW_GUARDED_BY(lock_);
-  std::atomic<int64_t> when0_{0};
-};
-
+// `when` is nanotime() (scheduler/time.h) based.
 void timer_start(Timer* t, int64_t when, uintptr_t seq = 0);
 bool timer_stop(Timer* t);
 bool timer_reset(Timer* t, int64_t when, uintptr_t seq = 0);
