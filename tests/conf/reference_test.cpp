@@ -66,9 +66,14 @@ TEST_CASE("packaging/parkway.toml sets every key of the table, each to its defau
 }
 
 TEST_CASE("packaging/parkway.toml is what conf::reference_toml() generates", "[conf][reference]") {
-  // When this fails after a change to conf/keys.h, regenerate the file from
-  // conf::reference_toml(); the diff shows what users will see.
-  CHECK(read_file(reference_path) == reference_toml());
+  // When this fails after a change to conf/keys.h, the generated text is written next to
+  // the test binary's working directory: copy it over packaging/parkway.toml (the diff
+  // shows what users will see).
+  const std::string generated = reference_toml();
+  if (read_file(reference_path) != generated) {
+    std::ofstream("parkway.toml.generated") << generated;
+    FAIL("packaging/parkway.toml differs from conf::reference_toml(); see ./parkway.toml.generated");
+  }
   const LoadResult result = load_file(reference_path);
   REQUIRE(result.ok());
   Config expected = reference_config();

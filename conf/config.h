@@ -1,0 +1,126 @@
+// Config: the one validated, immutable value that a TOML file or the command line turns
+// into. The proxy reads it and never changes it; a reload builds a new one and compares.
+//
+//   Config
+//   ├── runtime     RuntimeSettings   [runtime]     procs, drain_timeout, log_level
+//   ├── listeners   Listener...       [[listener]]  where to accept, and which cluster
+//   └── clusters    Cluster...        [[cluster]]   where to connect, and how
+//
+// The structs hold values only. What each field means, its default and its bounds are in
+// the key table, conf/keys.h, the single source of truth. A default-constructed struct is
+// zeroed, not defaulted: conf::defaults<Cluster>() (conf/keys.h) gives the defaults.
+//
+// operator== compares values and ignores where they were written (`origin`), so a reload
+// can tell "unchanged" even when lines moved. Config::source (the path) is compared.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "conf/address.h"
+
+namespace parkway::conf {
+
+enum class LogLevel { error, warn, info, debug };
+
+enum class Balance {
+  round_robin,        // each new connection goes to the next endpoint in turn
+  least_connections,  // to the endpoint with the fewest active connections
+  power_of_two,       // the less loaded of two endpoints picked at random
+};
+
+// EnumNames<E>::values: every value of E with its spelling in TOML and on the command line.
+template <class E>
+struct EnumNames;
+
+template <>
+struct EnumNames<LogLevel> {
+  static constexpr std::array<std::pair<LogLevel, std::string_view>, 4> values{{
+      {LogLevel::error, "error"},
+      {LogLevel::warn, "warn"},
+      {LogLevel::info, "info"},
+      {LogLevel::debug, "debug"},
+  }};
+};
+
+template <>
+struct EnumNames<Balance> {
+  static constexpr std::array<std::pair<Balance, std::string_view>, 3> values{{
+      {Balance::round_robin, "round_robin"},
+      {Balance::least_connections, "least_connections"},
+      {Balance::power_of_two, "power_of_two"},
+  }};
+};
+
+template <class E>
+constexpr std::string_view to_string(E value) {
+  for (const auto& [candidate, name] : EnumNames<E>::values) {
+    if (candidate == value) return name;
+  }
+  return "?";
+}
+
+// Where a [[listener]] or [[cluster]] table starts in its file (1-based; 0 when it came from
+// the command line). Every SourceLocation equals every other: where a table was written
+// never makes two configs different.
+struct SourceLocation {
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+
+  friend constexpr bool operator==(const SourceLocation&, const SourceLocation&) { return true; }
+};
+
+struct RuntimeSettings {
+  int procs = 0;
+  std::chrono::nanoseconds drain_timeout{};
+  LogLevel log_level = LogLevel::error;
+
+  bool operator==(const RuntimeSettings&) const = default;
+};
+
+struct Listener {
+  std::string name;
+  ListenAddress address;
+  std::string cluster;  // the name of a Cluster in the same Config
+  int max_connections = 0;
+  bool reuse_port = false;
+  int backlog = 0;
+  SourceLocation origin;
+
+  bool operator==(const Listener&) const = default;
+};
+
+struct Cluster {
+  std::string name;
+  std::vector<Endpoint> endpoints;  // never empty, no duplicates
+  Balance balance = Balance::round_robin;
+  std::chrono::nanoseconds connect_timeout{};
+  int connect_attempts = 0;
+  std::chrono::nanoseconds dns_refresh{};   // 0: resolve once at start
+  std::chrono::nanoseconds idle_timeout{};  // 0: off
+  std::chrono::nanoseconds fin_timeout{};   // 0: off
+  std::chrono::nanoseconds max_duration{};  // 0: off
+  SourceLocation origin;
+
+  bool operator==(const Cluster&) const = default;
+};
+
+struct Config {
+  RuntimeSettings runtime;
+  std::vector<Listener> listeners;  // at least one; names and addresses unique
+  std::vector<Cluster> clusters;    // names unique; every listener's cluster is here
+  std::string source;               // the file path, or "command line"
+
+  // nullptr when there is none of that name.
+  const Cluster* find_cluster(std::string_view name) const;
+  const Listener* find_listener(std::string_view name) const;
+
+  bool operator==(const Config&) const = default;
+};
+
+}  // namespace parkway::conf

@@ -1,0 +1,75 @@
+// Plain-text views of the key table (conf/keys.h) for docs, help and tests.
+#include "conf/keys.h"
+
+#include <algorithm>
+
+namespace parkway::conf {
+
+std::string flag_name(std::string_view key_name) {
+  std::string out = "--";
+  for (const char c : key_name) out += c == '_' ? '-' : c;
+  return out;
+}
+
+std::vector<KeyDoc> key_docs() {
+  std::vector<KeyDoc> docs;
+  for_each_section([&](const auto& section) {
+    using S = typename std::remove_cvref_t<decltype(section)>::Struct;
+    const S defaulted = defaults<S>();
+    for (const Key<S>& key : section.keys) {
+      KeyDoc doc;
+      doc.section = section.name;
+      doc.repeated = section.repeated;
+      doc.name = key.name;
+      doc.help = key.help;
+      doc.flag = key.flag;
+      doc.required = key.required();
+      std::visit(
+          [&](auto member) {
+            using T = FieldType<S, decltype(member)>;
+            doc.type = type_name<T>();
+            doc.type_phrase = type_phrase<T>(key.bounds);
+            doc.accepted = describe_accepted<T>(key.bounds);
+            if constexpr (is_enum_field<T>) doc.choices = enum_names<T>();
+          },
+          key.field);
+      if (key.required()) {
+        S example{};
+        if (const std::string error = assign_text(key, key.example_text, example); !error.empty()) {
+          std::fprintf(stderr, "conf: bad example for key %.*s in conf/keys.h: %s\n",
+                       static_cast<int>(key.name.size()), key.name.data(), error.c_str());
+          std::abort();
+        }
+        doc.example_toml = field_toml(key, example);
+      } else {
+        doc.default_text = field_text(key, defaulted);
+        doc.default_toml = field_toml(key, defaulted);
+        doc.example_toml = doc.default_toml;
+      }
+      docs.push_back(std::move(doc));
+    }
+  });
+  return docs;
+}
+
+std::vector<std::string> wrap_words(std::string_view text, std::size_t width) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t end = std::min(text.find(' ', pos), text.size());
+    const std::string_view word = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (word.empty()) continue;
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      lines.push_back(std::move(line));
+      line.clear();
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+  }
+  if (!line.empty()) lines.push_back(std::move(line));
+  return lines;
+}
+
+}  // namespace parkway::conf
