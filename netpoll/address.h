@@ -1,0 +1,43 @@
+// SocketAddress: an IPv4 or IPv6 address and port, as the kernel takes it.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace parkway::net {
+
+class SocketAddress {
+ public:
+  SocketAddress() = default;
+  // "192.0.2.1:80", "[2001:db8::1]:443". IP literals only: names are resolved elsewhere.
+  static std::optional<SocketAddress> parse(std::string_view text);
+  static SocketAddress ipv4(const uint8_t bytes[4], uint16_t port);
+  static SocketAddress ipv6(const uint8_t bytes[16], uint16_t port);
+  static SocketAddress loopback_v4(uint16_t port);
+  static SocketAddress from_sockaddr(const sockaddr* sa, socklen_t len);
+
+  int family() const { return ss_.ss_family; }
+  uint16_t port() const;
+  void set_port(uint16_t port);
+  // "192.0.2.1:80" or "[2001:db8::1]:443"; "(none)" when empty.
+  std::string to_string() const;
+  // Just the IP, without brackets or port.
+  std::string ip_string() const;
+
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&ss_); }
+  socklen_t length() const { return len_; }
+  bool empty() const { return len_ == 0; }
+
+  friend bool operator==(const SocketAddress& a, const SocketAddress& b);
+
+ private:
+  sockaddr_storage ss_{};
+  socklen_t len_ = 0;
+};
+
+}  // namespace parkway::net

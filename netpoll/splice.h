@@ -1,0 +1,65 @@
+// splice: moves a byte stream from one socket to another through a kernel pipe, so the
+// bytes never enter user space; a plain buffer copy is the fallback.
+//
+//   src socket --splice--> pipe --splice--> dst socket
+//
+// Both splices pass SPLICE_F_NONBLOCK and park the goroutine on EAGAIN (no data in src,
+// no room in dst). The pipe is emptied into dst before it is filled again, so a transfer
+// never holds more than one pipe's worth in flight, and backpressure from a slow reader
+// reaches the writer through the socket buffers.
+//
+// Nothing is held while the stream is idle: a pipe (or, copying, a buffer) is taken from
+// a pool only when data arrives, and given back as soon as it is drained. A pipe that
+// still holds data when an error stops the transfer is closed, not pooled. If the first
+// splice fails with EINVAL (a socket type splice cannot handle), the transfer falls back
+// to copying through a buffer for good.
+#pragma once
+
+#include <cstdint>
+#include <system_error>
+
+#include "netpoll/fd.h"
+
+namespace parkway::net {
+
+enum class SpliceMode { automatic, copy_only };
+
+// How a transfer ended.
+enum class TransferEnd {
+  eof,          // src reached end of stream; every byte read was written to dst
+  read_error,   // reading src failed (error says why: timeout, reset, closed, ...)
+  write_error,  // writing dst failed; bytes read but not written are lost
+};
+
+struct SpliceResult {
+  uint64_t bytes = 0;    // written to dst
+  bool spliced = false;  // moved by splice (false: copied through a buffer)
+  TransferEnd end = TransferEnd::eof;
+  std::error_code error;
+};
+
+// Notified after each chunk written to dst (from the transferring goroutine).
+class TransferObserver {
+ public:
+  virtual void on_transferred(size_t bytes) = 0;
+
+ protected:
+  ~TransferObserver() = default;
+};
+
+// Moves bytes from src to dst until end of stream on src or an error. Deadlines set on
+// src (reads) and dst (writes) apply; a timeout ends the transfer with Errc::timeout, and
+// since data is only waited for with an empty pipe, nothing is lost when a read times out.
+SpliceResult splice(FD& dst, FD& src, TransferObserver* observer = nullptr,
+                    SpliceMode mode = SpliceMode::automatic);
+
+// Pool statistics, for tests and metrics.
+struct PipePoolStats {
+  int64_t pooled = 0;    // idle pipes in the pool
+  int64_t in_use = 0;    // pipes holding data in flight
+  int64_t created = 0;   // pipes created so far
+  int64_t discarded = 0; // pipes closed because they still held data after an error
+};
+PipePoolStats pipe_pool_stats();
+
+}  // namespace parkway::net

@@ -1,0 +1,156 @@
+// splice: a gigabyte intact, the copy fallback, half-close at end of stream, and no pipe
+// or buffer held by an idle transfer.
+#include <catch2/catch.hpp>
+
+#include "netpoll/netpoll.h"
+#include "netpoll/splice.h"
+#include "scheduler/runtime.h"
+#include "scheduler/sync.h"
+#include "tests/netpoll/helpers.h"
+#include "tests/support/go_check.h"
+
+using namespace std::chrono_literals;
+using namespace parkway;
+
+namespace {
+
+struct Pair {
+  net::Conn client, server;
+};
+
+Pair connect_pair(net::Listener& ln) {
+  auto c = net::Conn::dial(test::address_of(ln));
+  auto s = ln.accept();
+  if (!c || !s) throw std::runtime_error("connect_pair failed");
+  return {std::move(*c), std::move(*s)};
+}
+
+struct Counter final : net::TransferObserver {
+  std::atomic<uint64_t> bytes{0};
+  void on_transferred(size_t n) override { bytes += n; }
+};
+
+// sender -> [a.client -> a.server] -splice-> [b.client -> b.server] -> receiver
+struct Relay {
+  uint64_t sent = 0;
+  test::Received received;
+  net::SpliceResult result;
+  uint64_t observed = 0;
+};
+
+Relay relay(uint64_t size, net::SpliceMode mode) {
+  Relay out;
+  net::Listener ln = test::listen_local();
+  Pair a = connect_pair(ln);
+  Pair b = connect_pair(ln);
+  WaitGroup wg;
+  wg.add(2);
+  go([&] {
+    out.sent = test::send_stream(a.client, 77, size, 256 * 1024).bytes;
+    a.client.shutdown_write();
+    wg.done();
+  });
+  go([&] {
+    out.received = test::receive_stream(b.server, 77, 256 * 1024);
+    wg.done();
+  });
+  Counter counter;
+  out.result = net::splice(b.client.fd(), a.server.fd(), &counter, mode);
+  out.observed = counter.bytes.load();
+  b.client.shutdown_write();  // what the proxy does at end of stream
+  wg.wait();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("splice moves 1 GiB intact", "[splice]") {
+#if defined(PARKWAY_ASAN) || defined(PARKWAY_TSAN)
+  const uint64_t size = 256ull << 20;  // sanitizers check every byte the test touches
+#else
+  const uint64_t size = 1ull << 30;
+#endif
+  Runtime rt({.procs = 2});
+  Relay r = rt.run([&] { return relay(size, net::SpliceMode::automatic); });
+  CHECK(r.sent == size);
+  CHECK(r.result.spliced);
+  CHECK(r.result.end == net::TransferEnd::eof);
+  CHECK_FALSE(r.result.error);
+  CHECK(r.result.bytes == size);
+  CHECK(r.observed == size);
+  CHECK_FALSE(r.received.error);
+  CHECK(r.received.bytes == size);
+  CHECK(r.received.mismatches == 0);
+}
+
+TEST_CASE("the copy fallback moves a stream intact", "[splice]") {
+  Runtime rt({.procs = 2});
+  const uint64_t size = 64ull << 20;
+  Relay r = rt.run([&] { return relay(size, net::SpliceMode::copy_only); });
+  CHECK_FALSE(r.result.spliced);
+  CHECK(r.result.end == net::TransferEnd::eof);
+  CHECK(r.result.bytes == size);
+  CHECK(r.received.bytes == size);
+  CHECK(r.received.mismatches == 0);
+}
+
+TEST_CASE("an idle transfer holds no pipe; a read timeout loses nothing", "[splice]") {
+  Runtime rt({.procs = 2});
+  rt.run([] {
+    net::Listener ln = test::listen_local();
+    Pair a = connect_pair(ln);
+    Pair b = connect_pair(ln);
+    const auto before = net::pipe_pool_stats();
+    Notification finished;
+    net::SpliceResult result;
+    a.server.set_read_deadline(now() + 300ms);
+    go([&] {
+      result = net::splice(b.client.fd(), a.server.fd());
+      finished.notify();
+    });
+    // Some data, then silence.
+    test::send_stream(a.client, 5, 100000);
+    std::vector<std::byte> buf(100000);
+    size_t got = 0;
+    while (got < buf.size()) {
+      auto r = b.server.read(std::span(buf.data() + got, buf.size() - got));
+      REQUIRE(r.ok());
+      REQUIRE(r.bytes > 0);
+      got += r.bytes;
+    }
+    CHECK(test::count_mismatches(5, 0, buf) == 0);
+    // While it waits for more, it holds no pipe.
+    CHECK(net::pipe_pool_stats().in_use == before.in_use);
+    REQUIRE(finished.wait_for(10s));
+    CHECK(result.end == net::TransferEnd::read_error);
+    CHECK(net::is_timeout(result.error));
+    CHECK(result.bytes == 100000);
+    CHECK(net::pipe_pool_stats().in_use == before.in_use);
+  });
+}
+
+TEST_CASE("a write error ends the transfer and the pipe still holding data is discarded",
+          "[splice]") {
+  Runtime rt({.procs = 2});
+  rt.run([] {
+    net::Listener ln = test::listen_local();
+    Pair a = connect_pair(ln);
+    Pair b = connect_pair(ln);
+    const auto before = net::pipe_pool_stats();
+    // The destination's reader resets the connection: writes fail with EPIPE/ECONNRESET.
+    b.server.close_with_reset();
+    Notification sender_done;
+    go([&] {
+      test::send_stream(a.client, 6, 8 << 20);
+      sender_done.notify();
+    });
+    auto result = net::splice(b.client.fd(), a.server.fd());
+    a.server.close();  // unread data: the sender's writes fail with a reset now
+    REQUIRE(sender_done.wait_for(30s));
+    CHECK(result.end == net::TransferEnd::write_error);
+    CHECK(net::is_reset(result.error));
+    auto after = net::pipe_pool_stats();
+    CHECK(after.in_use == before.in_use);
+    CHECK(after.discarded >= before.discarded);
+  });
+}
