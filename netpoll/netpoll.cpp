@@ -125,7 +125,7 @@ void NetPoller::free(PollDesc* pd) {
 Result<PollDesc*> NetPoller::open(int fd) {
   PollDesc* pd = alloc();
   {
-    sched::LockGuard g(pd->lock);
+    sched::SpinGuard g(pd->lock);
     pd->fd = fd;
     pd->closing = false;
     pd->everr = false;
@@ -150,7 +150,7 @@ Result<PollDesc*> NetPoller::open(int fd) {
 
 void NetPoller::close(PollDesc* pd) {
   {
-    sched::LockGuard g(pd->lock);
+    sched::SpinGuard g(pd->lock);
     PW_CHECK(pd->closing, "netpoll: close of fd %d that was not evicted", pd->fd);
   }
   PW_CHECK(pd->rg.load() <= pdWait && pd->wg.load() <= pdWait,
@@ -222,7 +222,7 @@ void NetPoller::forget_runtime() {
   for (PollDesc* block : blocks_) {
     for (size_t i = 0; i < 64; i++) {
       PollDesc& pd = block[i];
-      sched::LockGuard pl(pd.lock);
+      sched::SpinGuard pl(pd.lock);
       for (auto* gpp : {&pd.rg, &pd.wg}) {
         if (gpp->load() > pdWait) {
           gpp->store(pdNil);

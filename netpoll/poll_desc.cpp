@@ -106,7 +106,7 @@ G* PollDesc::unblock(Mode mode, bool ioready) {
 
 void PollDesc::on_event(bool readable, bool writable, bool error_only, sched::GList* out) {
   if (error_only) {
-    sched::LockGuard g(lock);
+    sched::SpinGuard g(lock);
     everr = true;
     publish_info();
   }
@@ -146,7 +146,7 @@ void PollDesc::set_deadline(Time t, bool read, bool write) {
   G* rg_ready = nullptr;
   G* wg_ready = nullptr;
   {
-    sched::LockGuard g(lock);
+    sched::SpinGuard g(lock);
     if (closing) return;
     if (read) {
       rd = d;
@@ -167,7 +167,7 @@ void PollDesc::set_deadline(Time t, bool read, bool write) {
 void PollDesc::deadline_fired(Mode mode, uintptr_t seq, int64_t now) {
   G* g = nullptr;
   {
-    sched::LockGuard lg(lock);
+    sched::SpinGuard lg(lock);
     const bool read = mode == Mode::read;
     if (seq != (read ? rseq : wseq)) return;  // stale: moved, cleared or closed since
     int64_t& d = read ? rd : wd;
@@ -190,7 +190,7 @@ void PollDesc::evict() {
   G* r = nullptr;
   G* w = nullptr;
   {
-    sched::LockGuard g(lock);
+    sched::SpinGuard g(lock);
     if (closing) return;
     closing = true;
     rseq++;

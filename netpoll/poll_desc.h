@@ -61,7 +61,7 @@ struct alignas(64) PollDesc {
   std::atomic<uintptr_t> wg{pdNil};
   std::atomic<uint32_t> info{0};      // published copy of closing/everr/expired, lock-free reads
 
-  sched::RuntimeLock lock;
+  sched::SpinLock lock;
   bool closing PW_GUARDED_BY(lock) = false;
   bool everr PW_GUARDED_BY(lock) = false;
   // Deadlines on nanotime(): 0 none, < 0 already expired, > 0 pending.

@@ -120,7 +120,7 @@ class Channel {
   void close() {
     std::vector<sched::WakeHandle> wake;
     {
-      sched::LockGuard g(lock_);
+      sched::SpinGuard g(lock_);
       PW_CHECK(!closed_, "close of a closed parkway::Channel");
       closed_ = true;
       for (sched::WaiterQueue* q : {&recvq_, &sendq_}) {
@@ -136,11 +136,11 @@ class Channel {
   }
 
   bool closed() const {
-    sched::LockGuard g(lock_);
+    sched::SpinGuard g(lock_);
     return closed_;
   }
   size_t size() const {
-    sched::LockGuard g(lock_);
+    sched::SpinGuard g(lock_);
     return count_;
   }
   size_t capacity() const { return cap_; }
@@ -198,7 +198,7 @@ class Channel {
     return p;
   }
 
-  mutable sched::RuntimeLock lock_;
+  mutable sched::SpinLock lock_;
   std::allocator<T> alloc_;
   const size_t cap_;
   T* const buf_;

@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,6 +65,20 @@ void RuntimeLock::lock_slow(uint32_t c) {
   while (c != 0) {
     futex_wait(&state_, 2);
     c = state_.exchange(2, std::memory_order_acquire);
+  }
+}
+
+void SpinLock::lock_slow() {
+  for (int spins = 0;; spins++) {
+    if (!locked_.load(std::memory_order_relaxed) &&
+        !locked_.exchange(true, std::memory_order_acquire)) {
+      return;
+    }
+    if (spins < 128) {
+      cpu_relax();
+    } else {
+      sched_yield();
+    }
   }
 }
 

@@ -236,7 +236,7 @@ uint32_t runqgrab(P* pp, std::array<std::atomic<G*>, kRunQueueSize>& batch,
           // running there): give it a moment, rather than bouncing a ping-pong pair
           // between CPUs. Go sleeps 3us here; we spin, as sleeps are coarse on VMs.
           if (pp->m.load(std::memory_order_relaxed) != nullptr) {
-            for (int i = 0; i < 1000; i++) cpu_relax();
+            usleep(3);
           }
           if (!pp->runnext.compare_exchange_strong(next, nullptr,
                                                    std::memory_order_acq_rel)) {

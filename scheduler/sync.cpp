@@ -6,7 +6,7 @@
 
 namespace parkway {
 
-using sched::LockGuard;
+using sched::SpinGuard;
 using sched::WakeHandle;
 using sched::Waiter;
 
@@ -24,7 +24,7 @@ void Mutex::lock() {
 }
 
 bool Mutex::try_lock() {
-  LockGuard g(lock_);
+  SpinGuard g(lock_);
   if (locked_) return false;
   locked_ = true;
   return true;
@@ -58,7 +58,7 @@ void claim_all(sched::WaiterQueue& q, std::vector<WakeHandle>& out) {
 void WaitGroup::add(int64_t delta) {
   std::vector<WakeHandle> wake;
   {
-    LockGuard g(lock_);
+    SpinGuard g(lock_);
     count_ += delta;
     PW_CHECK(count_ >= 0, "negative parkway::WaitGroup counter");
     if (count_ == 0) claim_all(waiters_, wake);
@@ -87,7 +87,7 @@ bool WaitGroup::wait_until(Time deadline) {
 void Semaphore::acquire() { acquire_until(kNoDeadline); }
 
 bool Semaphore::try_acquire() {
-  LockGuard g(lock_);
+  SpinGuard g(lock_);
   if (count_ == 0) return false;
   count_--;
   return true;
@@ -115,7 +115,7 @@ void Semaphore::release(int64_t n) {
   PW_CHECK(n > 0, "parkway::Semaphore::release(%lld)", static_cast<long long>(n));
   std::vector<WakeHandle> wake;
   {
-    LockGuard g(lock_);
+    SpinGuard g(lock_);
     while (n > 0) {
       Waiter* w = waiters_.pop_front();
       if (w == nullptr) break;
@@ -132,7 +132,7 @@ void Semaphore::release(int64_t n) {
 void Notification::notify() {
   std::vector<WakeHandle> wake;
   {
-    LockGuard g(lock_);
+    SpinGuard g(lock_);
     if (notified_.load(std::memory_order_relaxed)) return;
     notified_.store(true, std::memory_order_release);
     claim_all(waiters_, wake);

@@ -31,7 +31,7 @@ class PW_CAPABILITY("mutex") Mutex {
   void unlock() PW_RELEASE();
 
  private:
-  sched::RuntimeLock lock_;
+  sched::SpinLock lock_;
   bool locked_ PW_GUARDED_BY(lock_) = false;
   sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
 };
@@ -49,7 +49,7 @@ class WaitGroup {
   bool wait_until(Time deadline);
 
  private:
-  sched::RuntimeLock lock_;
+  sched::SpinLock lock_;
   int64_t count_ PW_GUARDED_BY(lock_) = 0;
   sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
 };
@@ -66,12 +66,12 @@ class Semaphore {
   bool acquire_until(Time deadline);
   void release(int64_t n = 1);
   int64_t available() const {
-    sched::LockGuard g(lock_);
+    sched::SpinGuard g(lock_);
     return count_;
   }
 
  private:
-  mutable sched::RuntimeLock lock_;
+  mutable sched::SpinLock lock_;
   int64_t count_ PW_GUARDED_BY(lock_);
   sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
 };
@@ -87,7 +87,7 @@ class Notification {
   bool wait_for(Duration d) { return wait_until(now() + d); }
 
  private:
-  sched::RuntimeLock lock_;
+  sched::SpinLock lock_;
   std::atomic<bool> notified_{false};
   sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
 };

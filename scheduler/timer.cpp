@@ -61,7 +61,7 @@ void TimerHeap::remove_at(int32_t i) {
 }
 
 bool TimerHeap::add(Timer* t, int64_t when, uintptr_t seq) {
-  LockGuard g(lock_);
+  SpinGuard g(lock_);
   PW_CHECK(t->index < 0, "timer_start of a timer that is already pending");
   t->when = when < 1 ? 1 : when;
   t->seq = seq;
@@ -73,7 +73,7 @@ bool TimerHeap::add(Timer* t, int64_t when, uintptr_t seq) {
 }
 
 int TimerHeap::modify(Timer* t, int64_t when, uintptr_t seq) {
-  LockGuard g(lock_);
+  SpinGuard g(lock_);
   if (t->heap.load(std::memory_order_relaxed) != this) return -1;
   t->when = when < 1 ? 1 : when;
   t->seq = seq;
@@ -84,7 +84,7 @@ int TimerHeap::modify(Timer* t, int64_t when, uintptr_t seq) {
 }
 
 bool TimerHeap::remove(Timer* t) {
-  LockGuard g(lock_);
+  SpinGuard g(lock_);
   if (t->heap.load(std::memory_order_relaxed) != this) return false;
   remove_at(t->index);
   update_when0();
@@ -111,7 +111,7 @@ int TimerHeap::run_expired(int64_t now) {
 }
 
 size_t TimerHeap::size_for_test() {
-  LockGuard g(lock_);
+  SpinGuard g(lock_);
   return heap_.size();
 }
 

@@ -29,7 +29,7 @@ class TimerHeap {
   size_t size_for_test();
 
  private:
-  RuntimeLock lock_;
+  SpinLock lock_;
   void sift_up(int32_t i) PW_REQUIRES(lock_);
   void sift_down(int32_t i) PW_REQUIRES(lock_);
   void remove_at(int32_t i) PW_REQUIRES(lock_);

@@ -1,0 +1,3 @@
+module parkway/bench/runtime
+
+go 1.19
