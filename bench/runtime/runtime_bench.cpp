@@ -3,11 +3,14 @@
 // the measured loop runs in a goroutine, which may move between OS threads.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <fstream>
 #include <string>
 #include <unistd.h>
 
+#include "netpoll/socket.h"
 #include "scheduler/channel.h"
 #include "scheduler/runtime.h"
 #include "scheduler/sync.h"
@@ -131,6 +134,62 @@ void BM_ParkedGoroutineRSS(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParkedGoroutineRSS)->Iterations(1)->UseRealTime();
+
+// One byte back and forth over a loopback TCP connection between two goroutines: every
+// round trip is two writes, two reads and two wake-ups through the netpoller. Reports
+// round trips per second and the p50/p99 of the round-trip time.
+void BM_TcpPingPong(benchmark::State& state) {
+  using namespace parkway;
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    auto ln = net::Listener::listen(net::SocketAddress::loopback_v4(0));
+    if (!ln) {
+      state.SkipWithError("listen failed");
+      return;
+    }
+    const auto addr = *ln->local_address();
+    WaitGroup server_done;
+    server_done.add(1);
+    go([&] {
+      auto c = ln->accept();
+      if (c) {
+        c->set_nodelay(true);
+        std::byte b[1];
+        while (c->read(b).bytes == 1 && c->write_all(b).ok()) {
+        }
+      }
+      server_done.done();
+    });
+    auto c = net::Conn::dial(addr);
+    if (!c) {
+      state.SkipWithError("dial failed");
+      return;
+    }
+    c->set_nodelay(true);
+    std::vector<int64_t> rtt;
+    rtt.reserve(1 << 20);
+    std::byte b[1] = {std::byte{1}};
+    const auto start = now();
+    for (auto _ : state) {
+      const auto t0 = now();
+      c->write_all(b);
+      c->read(b);
+      if (rtt.size() < rtt.capacity()) rtt.push_back((now() - t0).count());
+    }
+    const auto elapsed = now() - start;
+    c->close();
+    server_done.wait();
+    std::sort(rtt.begin(), rtt.end());
+    auto pct = [&](double p) {
+      return rtt.empty() ? 0.0 : static_cast<double>(rtt[static_cast<size_t>(p * static_cast<double>(rtt.size() - 1))]);
+    };
+    state.counters["round_trips_per_s"] =
+        static_cast<double>(state.iterations()) / (static_cast<double>(elapsed.count()) / 1e9);
+    state.counters["p50_ns"] = pct(0.50);
+    state.counters["p99_ns"] = pct(0.99);
+  });
+}
+BENCHMARK(BM_TcpPingPong)->UseRealTime();
 
 }  // namespace
 

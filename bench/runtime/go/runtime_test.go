@@ -3,7 +3,9 @@
 package runtimebench
 
 import (
+	"net"
 	"os"
+	"sort"
 	"runtime"
 	"strconv"
 	"strings"
@@ -132,5 +134,65 @@ func BenchmarkParkedGoroutineRSS(b *testing.B) {
 			per = float64(after-before) / n
 		}
 		b.ReportMetric(per, "bytes/goroutine")
+	})
+}
+
+// One byte back and forth over a loopback TCP connection between two goroutines, with
+// Go's net package (TCP_NODELAY is Go's default). Round trips per second, p50 and p99.
+func BenchmarkTcpPingPong(b *testing.B) {
+	withProcs(2, func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 1)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+				if _, err := c.Write(buf); err != nil {
+					break
+				}
+			}
+			c.Close()
+		}()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := []byte{1}
+		rtt := make([]int64, 0, 1<<20)
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			c.Write(buf)
+			c.Read(buf)
+			if len(rtt) < cap(rtt) {
+				rtt = append(rtt, int64(time.Since(t0)))
+			}
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		c.Close()
+		<-done
+		sort.Slice(rtt, func(i, j int) bool { return rtt[i] < rtt[j] })
+		pct := func(p float64) float64 {
+			if len(rtt) == 0 {
+				return 0
+			}
+			return float64(rtt[int(p*float64(len(rtt)-1))])
+		}
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "round_trips/s")
+		b.ReportMetric(pct(0.50), "p50_ns")
+		b.ReportMetric(pct(0.99), "p99_ns")
 	})
 }
