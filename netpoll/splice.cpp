@@ -120,55 +120,140 @@ BufferPool& buffers() {
 
 bool would_block(std::error_code ec) { return ec == std::errc::resource_unavailable_try_again; }
 
-SpliceResult copy_loop(FD& dst, FD& src, TransferObserver* observer, SpliceResult result) {
-  result.spliced = false;
-  for (;;) {
-    // Wait for data holding no buffer; take one only to read what arrived.
-    auto buf = buffers().get();
-    IoResult r = src.io(Mode::read, false, [&](int fd) -> ssize_t {
-      ssize_t n = ::read(fd, buf->data(), buf->size());
+// Writes `left` bytes from pipe p to dst. On success the pipe is empty (the caller pools
+// it). On failure it is carried (write timeout with a carry) or discarded.
+bool drain_pipe(FD& dst, Pipe p, size_t left, TransferObserver* observer, SpliceResult& result,
+                SpliceCarry* carry, Pipe* carried, size_t* carried_bytes) {
+  while (left > 0) {
+    IoResult out = dst.io(Mode::write, true, [&](int fd) -> ssize_t {
+      ssize_t n = ::splice(p.r, nullptr, fd, nullptr, left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       return n >= 0 ? n : -errno;
     });
-    if (would_block(r.error)) {
-      buffers().put(std::move(buf));
-      if (auto ec = src.wait(Mode::read)) {
-        result.end = TransferEnd::read_error;
-        result.error = ec;
-        return result;
-      }
-      continue;
-    }
-    if (r.error) {
-      buffers().put(std::move(buf));
-      result.end = TransferEnd::read_error;
-      result.error = r.error;
-      return result;
-    }
-    if (r.bytes == 0) {
-      buffers().put(std::move(buf));
-      result.end = TransferEnd::eof;
-      return result;
-    }
-    IoResult w = dst.write_all(std::span<const std::byte>(buf->data(), r.bytes));
-    buffers().put(std::move(buf));
-    result.bytes += w.bytes;
-    if (w.bytes > 0 && observer) observer->on_transferred(w.bytes);
-    if (w.error) {
+    left -= out.bytes;
+    result.bytes += out.bytes;
+    if (out.bytes > 0 && observer) observer->on_transferred(out.bytes);
+    if (out.error) {
       result.end = TransferEnd::write_error;
-      result.error = w.error;
-      return result;
+      result.error = out.error;
+      if (carry != nullptr && is_timeout(out.error)) {
+        *carried = p;
+        *carried_bytes = left;
+      } else {
+        pipes().discard(p);  // it may still hold bytes: never hand them to someone else
+      }
+      return false;
     }
   }
+  return true;
+}
+
+// The same for a copy buffer holding [off, len).
+bool drain_buffer(FD& dst, std::unique_ptr<Buffer>& buf, size_t off, size_t len,
+                  TransferObserver* observer, SpliceResult& result, SpliceCarry* carry,
+                  void** carried, size_t* carried_off, size_t* carried_len) {
+  IoResult w = dst.write_all(std::span<const std::byte>(buf->data() + off, len - off));
+  result.bytes += w.bytes;
+  if (w.bytes > 0 && observer) observer->on_transferred(w.bytes);
+  if (!w.error) return true;
+  result.end = TransferEnd::write_error;
+  result.error = w.error;
+  if (carry != nullptr && is_timeout(w.error)) {
+    *carried = buf.release();
+    *carried_off = off + w.bytes;
+    *carried_len = len;
+  }
+  return false;
 }
 
 }  // namespace
 
-SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mode) {
+SpliceCarry::~SpliceCarry() {
+  if (pipe_r_ >= 0) pipes().discard(Pipe{pipe_r_, pipe_w_});
+  delete static_cast<Buffer*>(buf_);
+}
+
+SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mode,
+                    SpliceCarry* carry) {
   SpliceResult result;
-  if (mode == SpliceMode::copy_only) return copy_loop(dst, src, observer, result);
-  result.spliced = true;
+  Pipe held;
+  size_t held_bytes = 0;
+  void* held_buf = nullptr;
+  size_t held_off = 0, held_len = 0;
+  // On the way out, whatever could not be written goes (back) to the carry.
+  auto stash = [&] {
+    if (carry == nullptr) return;
+    if (held_bytes > 0) {
+      carry->pipe_r_ = held.r;
+      carry->pipe_w_ = held.w;
+      carry->pipe_bytes_ = held_bytes;
+    }
+    if (held_buf != nullptr) {
+      carry->buf_ = held_buf;
+      carry->buf_off_ = held_off;
+      carry->buf_len_ = held_len;
+    }
+  };
+
+  // First deliver what an earlier call could not write.
+  if (carry != nullptr && carry->pipe_bytes_ > 0) {
+    result.spliced = true;
+    Pipe p{carry->pipe_r_, carry->pipe_w_};
+    size_t left = carry->pipe_bytes_;
+    carry->pipe_r_ = carry->pipe_w_ = -1;
+    carry->pipe_bytes_ = 0;
+    if (!drain_pipe(dst, p, left, observer, result, carry, &held, &held_bytes)) {
+      stash();
+      return result;
+    }
+    pipes().put(p);
+  } else if (carry != nullptr && carry->buf_ != nullptr) {
+    std::unique_ptr<Buffer> b(static_cast<Buffer*>(carry->buf_));
+    size_t off = carry->buf_off_, len = carry->buf_len_;
+    carry->buf_ = nullptr;
+    carry->buf_off_ = carry->buf_len_ = 0;
+    if (!drain_buffer(dst, b, off, len, observer, result, carry, &held_buf, &held_off,
+                      &held_len)) {
+      stash();
+      return result;
+    }
+    buffers().put(std::move(b));
+  }
+
+  bool copying = mode == SpliceMode::copy_only;
   bool first = true;
   for (;;) {
+    if (copying) {
+      // Wait for data holding no buffer; take one only to read what arrived.
+      auto buf = buffers().get();
+      IoResult r = src.io(Mode::read, false, [&](int fd) -> ssize_t {
+        ssize_t n = ::read(fd, buf->data(), buf->size());
+        return n >= 0 ? n : -errno;
+      });
+      if (would_block(r.error)) {
+        buffers().put(std::move(buf));
+        if (auto ec = src.wait(Mode::read)) {
+          result.end = TransferEnd::read_error;
+          result.error = ec;
+          return result;
+        }
+        continue;
+      }
+      if (r.error || r.bytes == 0) {
+        buffers().put(std::move(buf));
+        result.end = r.error ? TransferEnd::read_error : TransferEnd::eof;
+        result.error = r.error;
+        return result;
+      }
+      if (!drain_buffer(dst, buf, 0, r.bytes, observer, result, carry, &held_buf, &held_off,
+                        &held_len)) {
+        stash();
+        return result;
+      }
+      buffers().put(std::move(buf));
+      continue;
+    }
+
+    result.spliced = true;
     // Fill: wait for data holding no pipe; take one only to splice what arrived.
     auto got = pipes().get();
     if (!got) {
@@ -191,8 +276,11 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
       continue;
     }
     if (in.error == std::errc::invalid_argument && first) {
+      // This pair of sockets cannot be spliced: copy through a buffer instead.
       pipes().put(p);
-      return copy_loop(dst, src, observer, result);
+      copying = true;
+      result.spliced = false;
+      continue;
     }
     if (in.error || in.bytes == 0) {
       pipes().put(p);  // empty: nothing was spliced into it
@@ -202,21 +290,9 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
     }
     first = false;
     // Drain: everything in the pipe goes to dst before the next fill.
-    size_t left = in.bytes;
-    while (left > 0) {
-      IoResult out = dst.io(Mode::write, true, [&](int fd) -> ssize_t {
-        ssize_t n = ::splice(p.r, nullptr, fd, nullptr, left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        return n >= 0 ? n : -errno;
-      });
-      if (out.error) {
-        pipes().discard(p);  // it may still hold bytes: never hand them to someone else
-        result.end = TransferEnd::write_error;
-        result.error = out.error;
-        return result;
-      }
-      left -= out.bytes;
-      result.bytes += out.bytes;
-      if (observer) observer->on_transferred(out.bytes);
+    if (!drain_pipe(dst, p, in.bytes, observer, result, carry, &held, &held_bytes)) {
+      stash();
+      return result;
     }
     pipes().put(p);
   }

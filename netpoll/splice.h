@@ -28,7 +28,7 @@ enum class SpliceMode { automatic, copy_only };
 enum class TransferEnd {
   eof,          // src reached end of stream; every byte read was written to dst
   read_error,   // reading src failed (error says why: timeout, reset, closed, ...)
-  write_error,  // writing dst failed; bytes read but not written are lost
+  write_error,  // writing dst failed (timeout: the unwritten bytes are in the carry)
 };
 
 struct SpliceResult {
@@ -47,18 +47,41 @@ class TransferObserver {
   ~TransferObserver() = default;
 };
 
+// Bytes read from src but not yet written to dst when a write timed out, kept for the
+// next splice() of the same transfer, which delivers them first. A transfer that stops
+// for good with bytes still carried discards them (destroying the carry closes its pipe).
+class SpliceCarry {
+ public:
+  SpliceCarry() = default;
+  ~SpliceCarry();
+  SpliceCarry(const SpliceCarry&) = delete;
+  SpliceCarry& operator=(const SpliceCarry&) = delete;
+  size_t pending() const { return pipe_bytes_ + (buf_len_ - buf_off_); }
+
+ private:
+  friend SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mode,
+                             SpliceCarry* carry);
+  friend struct SpliceCarryAccess;
+  int pipe_r_ = -1, pipe_w_ = -1;
+  size_t pipe_bytes_ = 0;
+  void* buf_ = nullptr;  // a copy buffer (see splice.cpp), when copying
+  size_t buf_off_ = 0, buf_len_ = 0;
+};
+
 // Moves bytes from src to dst until end of stream on src or an error. Deadlines set on
-// src (reads) and dst (writes) apply; a timeout ends the transfer with Errc::timeout, and
-// since data is only waited for with an empty pipe, nothing is lost when a read times out.
+// src (reads) and dst (writes) apply; a timeout ends the call with Errc::timeout. Data is
+// only waited for with an empty pipe, so nothing is lost when a read times out; when a
+// write times out, the bytes in flight go to `carry` (if given) and the next call with
+// the same carry writes them before reading more. Without a carry they are discarded.
 SpliceResult splice(FD& dst, FD& src, TransferObserver* observer = nullptr,
-                    SpliceMode mode = SpliceMode::automatic);
+                    SpliceMode mode = SpliceMode::automatic, SpliceCarry* carry = nullptr);
 
 // Pool statistics, for tests and metrics.
 struct PipePoolStats {
-  int64_t pooled = 0;    // idle pipes in the pool
-  int64_t in_use = 0;    // pipes holding data in flight
-  int64_t created = 0;   // pipes created so far
-  int64_t discarded = 0; // pipes closed because they still held data after an error
+  int64_t pooled = 0;     // idle pipes in the pool
+  int64_t in_use = 0;     // pipes holding data in flight (or carried)
+  int64_t created = 0;    // pipes created so far
+  int64_t discarded = 0;  // pipes closed because they still held data after an error
 };
 PipePoolStats pipe_pool_stats();
 

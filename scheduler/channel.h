@@ -64,6 +64,7 @@ class Channel {
   }
 
   // Sends without waiting: returns false (v untouched) if it would wait or is closed.
+  bool try_send(T&& v) { return try_send(v); }
   bool try_send(T& v) {
     lock_.lock();
     if (closed_) {

@@ -154,3 +154,49 @@ TEST_CASE("a write error ends the transfer and the pipe still holding data is di
     CHECK(after.discarded >= before.discarded);
   });
 }
+
+TEST_CASE("a write timeout keeps the bytes in flight for the next call: nothing is lost",
+          "[splice]") {
+  for (auto mode : {net::SpliceMode::automatic, net::SpliceMode::copy_only}) {
+    INFO((mode == net::SpliceMode::automatic ? "splice" : "copy"));
+    Runtime rt({.procs = 2});
+    rt.run([&] {
+      net::Listener ln = test::listen_local();
+      Pair a = connect_pair(ln);
+      Pair b = connect_pair(ln);
+      const uint64_t size = 32ull << 20;  // far more than the socket buffers hold
+      Notification sent;
+      go([&] {
+        test::send_stream(a.client, 11, size);
+        a.client.shutdown_write();
+        sent.notify();
+      });
+      // Nobody reads b.server yet: writes to b.client block, and time out.
+      net::SpliceCarry carry;
+      b.client.set_write_deadline(now() + 100ms);
+      auto r = net::splice(b.client.fd(), a.server.fd(), nullptr, mode, &carry);
+      CHECK(r.end == net::TransferEnd::write_error);
+      CHECK(net::is_timeout(r.error));
+      CHECK(carry.pending() > 0);
+      uint64_t total = r.bytes;
+      // Now read, and resume the transfer with the same carry.
+      test::Received got;
+      Notification received;
+      go([&] {
+        got = test::receive_stream(b.server, 11);
+        received.notify();
+      });
+      b.client.set_write_deadline(kNoDeadline);
+      r = net::splice(b.client.fd(), a.server.fd(), nullptr, mode, &carry);
+      CHECK(r.end == net::TransferEnd::eof);
+      CHECK(carry.pending() == 0);
+      total += r.bytes;
+      b.client.shutdown_write();
+      REQUIRE(received.wait_for(30s));
+      sent.wait();
+      CHECK(total == size);
+      CHECK(got.bytes == size);
+      CHECK(got.mismatches == 0);
+    });
+  }
+}

@@ -1,0 +1,300 @@
+#include "proxy/connection.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "netpoll/splice.h"
+#include "proxy/log.h"
+#include "scheduler/runtime.h"
+
+namespace parkway::proxy {
+
+// ---- ConnectionRegistry -----------------------------------------------------------------
+
+void ConnectionRegistry::add(Connection* c) {
+  std::lock_guard<Mutex> g(mu_);
+  c->prev_ = nullptr;
+  c->next_ = head_;
+  if (head_) head_->prev_ = c;
+  head_ = c;
+  count_++;
+}
+
+void ConnectionRegistry::remove(Connection* c) {
+  std::lock_guard<Mutex> g(mu_);
+  if (c->prev_) {
+    c->prev_->next_ = c->next_;
+  } else {
+    head_ = c->next_;
+  }
+  if (c->next_) c->next_->prev_ = c->prev_;
+  c->prev_ = c->next_ = nullptr;
+  count_--;
+}
+
+size_t ConnectionRegistry::abort_all(CloseCause cause) {
+  std::lock_guard<Mutex> g(mu_);
+  for (Connection* c = head_; c; c = c->next_) c->abort(cause);
+  return count_;
+}
+
+size_t ConnectionRegistry::size() {
+  std::lock_guard<Mutex> g(mu_);
+  return count_;
+}
+
+// ---- Connection ---------------------------------------------------------------------------
+
+namespace {
+
+int64_t ns_of(Duration d) { return d.count(); }
+
+Time time_of(int64_t ns) { return Time(Duration(ns)); }
+
+std::string describe_failure(std::error_code ec, Duration timeout) {
+  if (net::is_timeout(ec)) {
+    return "timed out after " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+           "ms";
+  }
+  if (net::is_refused(ec)) return "refused";
+  return ec.message();
+}
+
+const char* direction_name(Direction d) {
+  return d == Direction::client_to_upstream ? "client->upstream" : "upstream->client";
+}
+
+}  // namespace
+
+// Counts bytes and records activity as the transfer of one direction goes.
+class Connection::Pump final : public net::TransferObserver {
+ public:
+  Pump(Connection& c, Direction d) : c_(c), d_(d) {}
+  void on_transferred(size_t n) override {
+    c_.bytes_[static_cast<int>(d_)].fetch_add(n, std::memory_order_relaxed);
+    c_.last_activity_ns_.store(sched::nanotime(), std::memory_order_relaxed);
+  }
+
+ private:
+  Connection& c_;
+  Direction d_;
+};
+
+Connection::Connection(std::string listener, std::shared_ptr<ClusterState> cluster,
+                       net::Conn client, net::SocketAddress peer)
+    : listener_(std::move(listener)),
+      cluster_(std::move(cluster)),
+      client_(std::move(client)),
+      peer_(peer),
+      start_(now()),
+      idle_ns_(ns_of(cluster_->config().idle_timeout)),
+      fin_ns_(ns_of(cluster_->config().fin_timeout)),
+      max_deadline_(cluster_->config().max_duration > Duration::zero()
+                        ? start_ + cluster_->config().max_duration
+                        : kNoDeadline),
+      last_activity_ns_(sched::to_nanos(start_)) {}
+
+bool Connection::set_cause(CloseCause cause) {
+  int expected = -1;
+  return cause_.compare_exchange_strong(expected, static_cast<int>(cause));
+}
+
+void Connection::abort(CloseCause cause) {
+  set_cause(cause);
+  abort_requested_.store(true);
+  // Deadlines in the past wake both pumps at once; they see abort_requested_ and finish.
+  const Time past = now() - std::chrono::seconds(1);
+  client_.set_deadline(past);
+  sched::SpinGuard g(upstream_lock_);
+  upstream_.set_deadline(past);
+}
+
+Time Connection::deadline() const {
+  const bool half = done_[0].load() || done_[1].load();
+  const int64_t limit = half && fin_ns_ > 0 ? fin_ns_ : idle_ns_;
+  Time d = kNoDeadline;
+  if (limit > 0) d = time_of(last_activity_ns_.load(std::memory_order_relaxed) + limit);
+  return std::min(d, max_deadline_);
+}
+
+void Connection::arm(Direction d) {
+  net::Conn& src = d == Direction::client_to_upstream ? client_ : upstream_;
+  net::Conn& dst = d == Direction::client_to_upstream ? upstream_ : client_;
+  const Time t = deadline();
+  src.set_read_deadline(t);
+  dst.set_write_deadline(t);
+  // Checked after setting: abort() sets the flag, then the past deadlines. Either we see
+  // the flag here, or its past deadlines land after ours (the PollDesc lock orders them).
+  if (abort_requested_.load()) {
+    const Time past = now() - std::chrono::seconds(1);
+    src.set_read_deadline(past);
+    dst.set_write_deadline(past);
+  }
+}
+
+// Ends the connection abortively: both sockets closed with RST (a peer must not mistake
+// a cut-off stream for a complete one). The first cause decided wins. Closing wakes the
+// other pump, parked on these sockets, with Errc::closed.
+void Connection::finish(CloseCause cause) {
+  set_cause(cause);
+  if (closed_abortively_.exchange(true)) return;
+  client_.close_with_reset();
+  upstream_.close_with_reset();
+}
+
+net::Result<net::Conn> Connection::dial(std::string* failures, bool* no_endpoint) {
+  const conf::Cluster& cfg = cluster_->config();
+  std::vector<bool> tried(cluster_->endpoints().size(), false);
+  std::error_code last = net::Errc::closed;
+  for (int attempt = 0; attempt < cfg.connect_attempts; attempt++) {
+    if (abort_requested_.load()) break;
+    EndpointState* ep = cluster_->pick(tried);
+    if (ep == nullptr) {
+      if (attempt == 0) *no_endpoint = true;
+      break;
+    }
+    const size_t index = static_cast<size_t>(
+        std::find_if(cluster_->endpoints().begin(), cluster_->endpoints().end(),
+                     [ep](const auto& e) { return e.get() == ep; }) -
+        cluster_->endpoints().begin());
+    tried[index] = true;
+    auto addr = ep->next_address();
+    if (!addr) continue;  // its addresses went away since pick()
+    ep->active.fetch_add(1, std::memory_order_relaxed);
+    auto c = net::Conn::dial(*addr, now() + cfg.connect_timeout);
+    if (c) {
+      endpoint_ = ep;
+      upstream_address_ = *addr;
+      return c;
+    }
+    ep->active.fetch_sub(1, std::memory_order_relaxed);
+    last = c.error();
+    if (!failures->empty()) *failures += "; ";
+    *failures += ep->name();
+    if (ep->is_dns_name()) *failures += " (" + addr->to_string() + ")";
+    *failures += ": " + describe_failure(c.error(), cfg.connect_timeout);
+  }
+  return last;
+}
+
+void Connection::pump(Direction d) {
+  net::Conn& src = d == Direction::client_to_upstream ? client_ : upstream_;
+  net::Conn& dst = d == Direction::client_to_upstream ? upstream_ : client_;
+  const Direction other = d == Direction::client_to_upstream ? Direction::upstream_to_client
+                                                             : Direction::client_to_upstream;
+  Pump observer(*this, d);
+  net::SpliceCarry carry;  // bytes in flight when a write timed out
+  for (;;) {
+    arm(d);
+    const net::SpliceResult r =
+        net::splice(dst.fd(), src.fd(), &observer, net::SpliceMode::automatic, &carry);
+    if (r.end == net::TransferEnd::eof) {
+      // Half-close: pass the end of stream on, keep the other direction going.
+      dst.shutdown_write();
+      int none = -1;
+      first_fin_.compare_exchange_strong(none, static_cast<int>(d));
+      done_[static_cast<int>(d)].store(true);
+      // The other direction now lives under fin_timeout: move its deadlines.
+      if (!done_[static_cast<int>(other)].load()) arm(other);
+      return;
+    }
+    if (abort_requested_.load(std::memory_order_acquire)) {
+      finish(static_cast<CloseCause>(cause_.load()));
+      return;
+    }
+    if (net::is_closed(r.error)) return;  // the other pump finished the connection
+    if (net::is_timeout(r.error)) {
+      const int64_t t = sched::nanotime();
+      if (max_deadline_ != kNoDeadline && t >= sched::to_nanos(max_deadline_)) {
+        finish(CloseCause::max_duration);
+        return;
+      }
+      const bool half = done_[0].load() || done_[1].load();
+      const bool fin = half && fin_ns_ > 0;
+      const int64_t limit = fin ? fin_ns_ : idle_ns_;
+      if (limit > 0 && t - last_activity_ns_.load() >= limit) {
+        finish(fin ? CloseCause::fin_timeout : CloseCause::idle_timeout);
+        return;
+      }
+      continue;  // bytes moved the other way meanwhile: wait on (a write keeps its carry)
+    }
+    // A real error: which side?
+    const bool on_client =
+        (r.end == net::TransferEnd::read_error) == (d == Direction::client_to_upstream);
+    CloseCause cause;
+    if (net::is_reset(r.error)) {
+      cause = on_client ? CloseCause::client_reset : CloseCause::upstream_reset;
+    } else {
+      cause = on_client ? CloseCause::client_error : CloseCause::upstream_error;
+    }
+    log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
+              direction_name(d), ": ", r.error.message());
+    finish(cause);
+    return;
+  }
+}
+
+void Connection::run(ConnectionRegistry& registry) {
+  registry.add(this);
+  client_.set_nodelay(true);
+  std::string failures;
+  bool no_endpoint = false;
+  auto up = dial(&failures, &no_endpoint);
+  if (!up) {
+    const CloseCause cause = no_endpoint ? CloseCause::no_endpoint : CloseCause::connect_failed;
+    set_cause(cause);
+    if (no_endpoint) {
+      log_warn("listener ", quoted(listener_), ": client ", peer_.to_string(), ": cluster ",
+               quoted(cluster_->name()), " has no endpoint with an address; closing");
+    } else if (!abort_requested_.load()) {
+      log_warn("listener ", quoted(listener_), ": client ", peer_.to_string(),
+               ": cannot connect to cluster ", quoted(cluster_->name()), ": ", failures,
+               "; closing");
+    }
+    client_.close();  // promptly, and with a FIN: nothing was sent either way
+    registry.remove(this);
+    return;
+  }
+  {
+    sched::SpinGuard g(upstream_lock_);
+    upstream_ = std::move(*up);
+  }
+  upstream_.set_nodelay(true);
+  const auto connected_in = now() - start_;
+  log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), " -> ",
+            endpoint_->name(), " (", upstream_address_.to_string(), ") connected in ",
+            std::chrono::duration_cast<std::chrono::microseconds>(connected_in).count(), "us");
+  last_activity_ns_.store(sched::nanotime());
+
+  WaitGroup pumps;
+  pumps.add(1);
+  go([this, &pumps] {
+    pump(Direction::upstream_to_client);
+    pumps.done();
+  });
+  pump(Direction::client_to_upstream);
+  pumps.wait();
+
+  if (cause_.load() < 0) {
+    // Both directions reached end of stream: a complete, orderly close.
+    set_cause(first_fin_.load() == static_cast<int>(Direction::client_to_upstream)
+                  ? CloseCause::client_eof
+                  : CloseCause::upstream_eof);
+  }
+  if (!closed_abortively_.load()) {
+    client_.close();
+    upstream_.close();
+  }
+  endpoint_->active.fetch_sub(1, std::memory_order_relaxed);
+  registry.remove(this);
+  log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), " -> ",
+            endpoint_->name(), ": closed (", to_string(static_cast<CloseCause>(cause_.load())),
+            ") after ",
+            std::chrono::duration_cast<std::chrono::milliseconds>(now() - start_).count(),
+            "ms, client->upstream ", bytes_[0].load(), " bytes, upstream->client ",
+            bytes_[1].load(), " bytes");
+}
+
+}  // namespace parkway::proxy

@@ -1,0 +1,62 @@
+// The event log: one line per event on stderr, with a level.
+//
+//   2026-11-26T20:40:00.123Z info  listener "app": listening on 127.0.0.1:10080
+//
+// When stderr is the systemd journal (JOURNAL_STREAM names it), lines carry no timestamp
+// (the journal adds its own) and start with a syslog priority, "<6>listener ...", which
+// the journal turns into the entry's level.
+//
+// Logging never blocks a goroutine's thread on the write: lines go to a bounded queue that
+// a writer thread drains. If the queue is full (stderr blocked), lines are dropped and
+// counted, and the count is reported once writing resumes.
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "conf/config.h"
+
+namespace parkway::proxy {
+
+using conf::LogLevel;
+
+namespace log {
+
+// Starts the writer thread. Call once, before logging.
+void init(LogLevel level);
+// Writes what is queued and stops the writer thread.
+void shutdown();
+void set_level(LogLevel level);
+bool enabled(LogLevel level);
+void write(LogLevel level, std::string message);
+uint64_t dropped();
+bool to_journal();
+
+template <class... Args>
+std::string concat(const Args&... args) {
+  std::ostringstream out;
+  (out << ... << args);
+  return out.str();
+}
+
+}  // namespace log
+
+// log_info("listener ", quoted(name), ": listening on ", addr): builds the line only if
+// the level is enabled.
+#define PW_LOG(level, ...)                                                              \
+  do {                                                                                  \
+    if (::parkway::proxy::log::enabled(level)) {                                        \
+      ::parkway::proxy::log::write(level, ::parkway::proxy::log::concat(__VA_ARGS__)); \
+    }                                                                                   \
+  } while (0)
+#define log_error(...) PW_LOG(::parkway::conf::LogLevel::error, __VA_ARGS__)
+#define log_warn(...) PW_LOG(::parkway::conf::LogLevel::warn, __VA_ARGS__)
+#define log_info(...) PW_LOG(::parkway::conf::LogLevel::info, __VA_ARGS__)
+#define log_debug(...) PW_LOG(::parkway::conf::LogLevel::debug, __VA_ARGS__)
+
+// "name" with quotes, for names in log lines.
+inline std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace parkway::proxy
