@@ -108,6 +108,8 @@ std::string flag_help(const KeyDoc& doc) {
 std::string value_name(const KeyDoc& doc) {
   if (doc.type == "integer") return "N";
   if (doc.type == "duration") return "DURATION";
+  if (doc.type == "address or off") return "ADDR|off";
+  if (doc.type == "destination") return "stderr|off|PATH";
   if (!doc.choices.empty()) {
     std::string out;
     for (const std::string_view choice : doc.choices) out += (out.empty() ? "" : "|") + std::string(choice);
@@ -192,13 +194,16 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   for (const KeyDoc& doc : docs) {
     if (doc.flag == FlagUse::none) continue;
     auto flag = std::make_unique<KeyFlag>();
-    flag->flag = flag_name(doc.name);
+    flag->flag = doc.flag_name;
     flag->section = doc.section;
     flag->key = doc.name;
     flag->use = doc.flag;
     flag->is_bool = doc.type == "boolean";
-    const std::string group = doc.flag == FlagUse::runtime ? "Runtime (override [runtime] in the file)"
-                                                           : "Forward settings (apply to every -L forward)";
+    std::string group = "Forward settings (apply to every -L forward)";
+    if (doc.flag == FlagUse::runtime) {
+      group = doc.section == "runtime" ? "Runtime (override [runtime] in the file)"
+                                       : "Operations (override [admin] and [access_log] in the file)";
+    }
     if (flag->is_bool) {
       flag->option = app.add_flag(flag->flag, flag->boolean, flag_help(doc));
     } else {

@@ -3,6 +3,15 @@
 
 namespace parkway::conf {
 
+std::string LogDestination::to_string() const {
+  switch (kind) {
+    case Kind::off: return "off";
+    case Kind::stderr_stream: return "stderr";
+    case Kind::file: return path;
+  }
+  return "?";
+}
+
 const Cluster* Config::find_cluster(std::string_view name) const {
   for (const Cluster& cluster : clusters) {
     if (cluster.name == name) return &cluster;

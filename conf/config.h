@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -110,8 +111,35 @@ struct Cluster {
   bool operator==(const Cluster&) const = default;
 };
 
+// Where the access log goes: the process's stderr (the journal under systemd), a file
+// (reopened on SIGUSR1, for logrotate), or nowhere.
+struct LogDestination {
+  enum class Kind { off, stderr_stream, file };
+  Kind kind = Kind::stderr_stream;
+  std::string path;  // Kind::file: an absolute path
+
+  // "off", "stderr" or the path.
+  std::string to_string() const;
+  bool operator==(const LogDestination&) const = default;
+};
+
+struct AdminSettings {
+  std::optional<ListenAddress> address;  // nullopt: no admin endpoint
+  int max_connections = 0;
+
+  bool operator==(const AdminSettings&) const = default;
+};
+
+struct AccessLogSettings {
+  LogDestination destination;
+
+  bool operator==(const AccessLogSettings&) const = default;
+};
+
 struct Config {
   RuntimeSettings runtime;
+  AdminSettings admin;
+  AccessLogSettings access_log;
   std::vector<Listener> listeners;  // at least one; names and addresses unique
   std::vector<Cluster> clusters;    // names unique; every listener's cluster is here
   std::string source;               // the file path, or "command line"

@@ -39,9 +39,8 @@ Parsed<Forward> parse_forward(std::string_view spec) {
 }
 
 Config config_from_forwards(const std::vector<Forward>& forwards) {
-  Config config;
+  Config config = default_config();
   config.source = "command line";
-  config.runtime = defaults<RuntimeSettings>();
   std::unordered_set<std::string> names;
   for (const Forward& forward : forwards) {
     const std::string base = "fwd-" + std::to_string(forward.listen.port);

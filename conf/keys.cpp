@@ -23,6 +23,9 @@ std::vector<KeyDoc> key_docs() {
       doc.name = key.name;
       doc.help = key.help;
       doc.flag = key.flag;
+      if (key.flag != FlagUse::none) {
+        doc.flag_name = key.flag_override.empty() ? flag_name(key.name) : std::string(key.flag_override);
+      }
       doc.required = key.required();
       std::visit(
           [&](auto member) {

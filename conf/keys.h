@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,7 +35,8 @@ namespace parkway::conf {
 template <class S>
 using Field = std::variant<int S::*, bool S::*, std::chrono::nanoseconds S::*, std::string S::*,
                            LogLevel S::*, Balance S::*, ListenAddress S::*,
-                           std::vector<Endpoint> S::*>;
+                           std::vector<Endpoint> S::*, std::optional<ListenAddress> S::*,
+                           LogDestination S::*>;
 
 // Which command-line flag a key gets (named after it: connect_timeout -> --connect-timeout).
 enum class FlagUse {
@@ -55,6 +57,8 @@ struct Key {
   FlagUse flag;
   // What the key does. The first sentence is the flag's help line.
   std::string_view help;
+  // The flag's name when it is not derived from the key's ("--admin" for [admin] address).
+  std::string_view flag_override = {};
 
   constexpr bool required() const { return default_text.empty(); }
 };
@@ -126,6 +130,25 @@ inline constexpr std::array<Key<Cluster>, 9> cluster_keys{{
      "this off."},
 }};
 
+inline constexpr std::array<Key<AdminSettings>, 2> admin_keys{{
+    {"address", &AdminSettings::address, "off", {}, {}, FlagUse::runtime,
+     "Where the admin HTTP endpoint listens (GET /metrics, /ready, /live, /config): an IP "
+     "literal and port such as \"127.0.0.1:9901\", or \"off\". It has no authentication: keep "
+     "it on loopback or behind a firewall.",
+     "--admin"},
+    {"max_connections", &AdminSettings::max_connections, "16", {}, {1, 1000}, FlagUse::none,
+     "Admin connections served at once; more wait in the backlog. Separate from the "
+     "listeners' limits, so the endpoint stays reachable when they are saturated."},
+}};
+
+inline constexpr std::array<Key<AccessLogSettings>, 1> access_log_keys{{
+    {"destination", &AccessLogSettings::destination, "stderr", {}, {}, FlagUse::runtime,
+     "Where the access log (one JSON line per finished connection) goes: \"stderr\" (the "
+     "journal under systemd), an absolute file path (reopened on SIGUSR1, for logrotate), or "
+     "\"off\".",
+     "--access-log"},
+}};
+
 // A TOML table of the config: [runtime] (Member = S, one table) or [[listener]]
 // (Member = std::vector<S>, an array of tables).
 template <class S, class Member>
@@ -144,6 +167,12 @@ inline constexpr std::tuple sections{
     Section<RuntimeSettings, RuntimeSettings>{
         "runtime", &Config::runtime, runtime_keys,
         "Settings of the whole process."},
+    Section<AdminSettings, AdminSettings>{
+        "admin", &Config::admin, admin_keys,
+        "The admin endpoint: metrics, health and the running config, over HTTP."},
+    Section<AccessLogSettings, AccessLogSettings>{
+        "access_log", &Config::access_log, access_log_keys,
+        "One line per finished connection."},
     Section<Listener, std::vector<Listener>>{
         "listener", &Config::listeners, listener_keys,
         "A socket that accepts connections and forwards them to a cluster. Write one "
@@ -219,6 +248,17 @@ S defaults() {
   return out;
 }
 
+// A Config with every single table ([runtime], [admin], [access_log]) at its defaults, and
+// no listeners or clusters: what a file that sets nothing starts from.
+inline Config default_config() {
+  Config config;
+  for_each_section([&](const auto& section) {
+    using Sec = std::remove_cvref_t<decltype(section)>;
+    if constexpr (!Sec::repeated) config.*section.member = defaults<typename Sec::Struct>();
+  });
+  return config;
+}
+
 // "connect_timeout" -> "--connect-timeout".
 std::string flag_name(std::string_view key_name);
 
@@ -236,6 +276,7 @@ struct KeyDoc {
   std::vector<std::string_view> choices;  // the values of an enum key, else empty
   std::string_view help;
   FlagUse flag = FlagUse::none;
+  std::string flag_name;  // "--connect-timeout"; empty when the key has no flag
   bool required = false;
 };
 

@@ -104,9 +104,8 @@ class Reader {
       return result;
     }
 
-    Config config;
+    Config config = default_config();
     config.source = file_;
-    config.runtime = defaults<RuntimeSettings>();
     // (No structured bindings: clang 14 cannot capture them in the lambda below.)
     for (auto&& entry : root) {
       const toml::key& key = entry.first;

@@ -42,9 +42,8 @@ std::string markdown_cell(std::string_view text) {
 }  // namespace
 
 Config reference_config() {
-  Config config;
+  Config config = default_config();
   config.source = "/etc/parkway/parkway.toml";
-  config.runtime = defaults<RuntimeSettings>();
   config.listeners.push_back(with_examples<Listener>());
   config.clusters.push_back(with_examples<Cluster>());
   return config;
@@ -59,7 +58,7 @@ std::string key_table_markdown() {
   for (const KeyDoc& doc : key_docs()) {
     const std::string table = doc.repeated ? "[[" + std::string(doc.section) + "]]" : "[" + std::string(doc.section) + "]";
     std::string flag;
-    if (doc.flag != FlagUse::none) flag = "`" + flag_name(doc.name) + "`";
+    if (doc.flag != FlagUse::none) flag = "`" + doc.flag_name + "`";
     if (doc.flag == FlagUse::forward) flag += " (with `-L`)";
     out += "| `" + table + "` | `" + std::string(doc.name) + "` | " + std::string(doc.type) + " | " +
            (doc.required ? std::string("required") : "`" + markdown_cell(doc.default_toml) + "`") + " | " +

@@ -5,6 +5,34 @@
 #include <cstdio>
 
 namespace parkway::conf {
+
+Parsed<std::optional<ListenAddress>> parse_optional_listen_address(std::string_view text) {
+  if (text == "off") return std::optional<ListenAddress>{};
+  Parsed<ListenAddress> address = parse_listen_address(text);
+  if (!address.ok()) {
+    return Parsed<std::optional<ListenAddress>>::failure(
+        "expected \"off\" or " + address.expected().substr(std::string_view("expected ").size()));
+  }
+  return std::optional<ListenAddress>(address.value());
+}
+
+Parsed<LogDestination> parse_log_destination(std::string_view text) {
+  LogDestination d;
+  if (text == "stderr") return d;
+  if (text == "off") {
+    d.kind = LogDestination::Kind::off;
+    return d;
+  }
+  if (!text.empty() && text.front() == '/' && text.back() != '/' &&
+      text.find('\0') == std::string_view::npos) {
+    d.kind = LogDestination::Kind::file;
+    d.path = std::string(text);
+    return d;
+  }
+  return Parsed<LogDestination>::failure(
+      R"(expected "stderr", "off" or an absolute file path such as "/var/log/parkway/access.log")",
+      text.empty() || text.front() == '/' ? "" : "a relative path would depend on the working directory");
+}
 namespace {
 
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();

@@ -10,6 +10,8 @@
 //   an enum with EnumNames     round_robin               "round_robin"
 //   ListenAddress              127.0.0.1:80              "127.0.0.1:80"
 //   std::vector<Endpoint>      a:80,b:80                 ["a:80", "b:80"]
+//   std::optional<ListenAddr.> off | 127.0.0.1:9901      "off"
+//   LogDestination             stderr | off | /var/log/x "stderr"
 //
 // Every "expected ..." phrase in the config and flag messages comes from here, so a value
 // is explained the same way wherever it was written. A new key type is a new row here.
@@ -52,6 +54,10 @@ Parsed<std::chrono::nanoseconds> parse_bounded_duration(std::string_view text, c
 Parsed<std::string> parse_name(std::string_view text);
 // Comma-separated endpoints, at least one: "a:80,b:80". Duplicates are left to validation.
 Parsed<std::vector<Endpoint>> parse_endpoint_list(std::string_view text);
+// "off", or a listen address.
+Parsed<std::optional<ListenAddress>> parse_optional_listen_address(std::string_view text);
+// "stderr", "off", or an absolute file path.
+Parsed<LogDestination> parse_log_destination(std::string_view text);
 
 // "1..65535", "> 0 and <= 1h", "0s or >= 100ms"; empty when any value is accepted.
 std::string describe_int_bounds(const Bounds& bounds);
@@ -96,6 +102,8 @@ Parsed<T> parse_text(std::string_view text, const Bounds& bounds) {
   else if constexpr (is_enum_field<T>) return parse_enum<T>(text);
   else if constexpr (std::is_same_v<T, ListenAddress>) return parse_listen_address(text);
   else if constexpr (std::is_same_v<T, std::vector<Endpoint>>) return parse_endpoint_list(text);
+  else if constexpr (std::is_same_v<T, std::optional<ListenAddress>>) return parse_optional_listen_address(text);
+  else if constexpr (std::is_same_v<T, LogDestination>) return parse_log_destination(text);
   else static_assert(sizeof(T) == 0, "conf: no text form for this field type (conf/value.h)");
 }
 
@@ -115,6 +123,10 @@ std::string to_text(const T& value) {
       out += endpoint.to_string();
     }
     return out;
+  } else if constexpr (std::is_same_v<T, std::optional<ListenAddress>>) {
+    return value ? value->to_string() : "off";
+  } else if constexpr (std::is_same_v<T, LogDestination>) {
+    return value.to_string();
   } else static_assert(sizeof(T) == 0, "conf: no text form for this field type (conf/value.h)");
 }
 
@@ -143,6 +155,8 @@ std::string type_phrase(const Bounds& bounds) {
   else if constexpr (is_enum_field<T>) return "one of " + quoted_alternatives(enum_names<T>());
   else if constexpr (std::is_same_v<T, ListenAddress>) return R"(an address string such as "127.0.0.1:8080")";
   else if constexpr (std::is_same_v<T, std::vector<Endpoint>>) return R"(an array of "host:port" strings)";
+  else if constexpr (std::is_same_v<T, std::optional<ListenAddress>>) return R"("off" or an address string such as "127.0.0.1:9901")";
+  else if constexpr (std::is_same_v<T, LogDestination>) return R"("stderr", "off" or an absolute file path)";
   else static_assert(sizeof(T) == 0, "conf: no type phrase for this field type (conf/value.h)");
 }
 
@@ -156,6 +170,8 @@ std::string_view type_name() {
   else if constexpr (is_enum_field<T>) return "enum";
   else if constexpr (std::is_same_v<T, ListenAddress>) return "address";
   else if constexpr (std::is_same_v<T, std::vector<Endpoint>>) return "endpoints";
+  else if constexpr (std::is_same_v<T, std::optional<ListenAddress>>) return "address or off";
+  else if constexpr (std::is_same_v<T, LogDestination>) return "destination";
   else static_assert(sizeof(T) == 0, "conf: no type name for this field type (conf/value.h)");
 }
 

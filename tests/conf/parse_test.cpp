@@ -237,3 +237,46 @@ log_level = "warn"
     for (const Diagnostic& d : result.diagnostics) REQUIRE_FALSE(d.message.empty());
   }
 }
+
+TEST_CASE("[admin] and [access_log]: defaults, values and errors", "[conf][parse]") {
+  auto base = std::string(R"(
+[[listener]]
+name = "a"
+address = "127.0.0.1:1"
+cluster = "c"
+[[cluster]]
+name = "c"
+endpoints = ["127.0.0.1:2"]
+)");
+  auto r = load_string(base, "ops.toml");
+  REQUIRE(r.ok());
+  CHECK_FALSE(r.config->admin.address.has_value());
+  CHECK(r.config->admin.max_connections == 16);
+  CHECK(r.config->access_log.destination.kind == LogDestination::Kind::stderr_stream);
+
+  r = load_string("[admin]\naddress = \"127.0.0.1:9901\"\nmax_connections = 4\n"
+                  "[access_log]\ndestination = \"/var/log/parkway/access.log\"\n" + base,
+                  "ops.toml");
+  REQUIRE(r.ok());
+  REQUIRE(r.config->admin.address.has_value());
+  CHECK(r.config->admin.address->to_string() == "127.0.0.1:9901");
+  CHECK(r.config->admin.max_connections == 4);
+  CHECK(r.config->access_log.destination.kind == LogDestination::Kind::file);
+  CHECK(r.config->access_log.destination.path == "/var/log/parkway/access.log");
+
+  r = load_string("[access_log]\ndestination = \"off\"\n" + base, "ops.toml");
+  REQUIRE(r.ok());
+  CHECK(r.config->access_log.destination.kind == LogDestination::Kind::off);
+
+  r = load_string("[admin]\naddress = \"localhost:9901\"\n" + base, "ops.toml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.diagnostics[0].line == 2);
+  CHECK(r.diagnostics[0].key_path == "admin.address");
+  CHECK_THAT(r.diagnostics[0].message, Catch::Contains("expected \"off\" or an IP address"));
+
+  r = load_string("[access_log]\ndestination = \"access.log\"\n" + base, "ops.toml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.diagnostics[0].key_path == "access_log.destination");
+  CHECK_THAT(r.diagnostics[0].message, Catch::Contains("absolute file path"));
+  CHECK_THAT(r.diagnostics[0].message, Catch::Contains("relative path"));
+}

@@ -93,7 +93,7 @@ TEST_CASE("the key table is consistent", "[conf][reference]") {
     CHECK(doc.required == doc.default_toml.empty());
     CHECK_FALSE(doc.example_toml.empty());
     if (doc.flag != FlagUse::none) {
-      CHECK(flags.insert(flag_name(doc.name)).second);
+      CHECK(flags.insert(doc.flag_name).second);
       CHECK_FALSE(doc.required);
     }
   }
