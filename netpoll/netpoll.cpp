@@ -170,7 +170,11 @@ void NetPoller::poll(int64_t timeout_ns, sched::GList* out) {
     timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
                 static_cast<long>(timeout_ns % 1'000'000'000)};
     n = epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
-    if (n < 0 && errno == ENOSYS) have_pwait2_.store(false, std::memory_order_relaxed);
+    // ENOSYS: a kernel before 5.11. EPERM: a seccomp filter that does not know the call
+    // (systemd's SystemCallFilter= on an older systemd). Either way: epoll_wait from now.
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+      have_pwait2_.store(false, std::memory_order_relaxed);
+    }
   }
   if (n < 0 && (timeout_ns <= 0 || !have_pwait2_.load(std::memory_order_relaxed))) {
     int ms;
