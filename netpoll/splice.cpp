@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -118,6 +119,9 @@ BufferPool& buffers() {
   return *pool;
 }
 
+std::atomic<uint64_t> spliced_total{0};
+std::atomic<uint64_t> copied_total{0};
+
 bool would_block(std::error_code ec) { return ec == std::errc::resource_unavailable_try_again; }
 
 // Writes `left` bytes from pipe p to dst. On success the pipe is empty (the caller pools
@@ -131,6 +135,7 @@ bool drain_pipe(FD& dst, Pipe p, size_t left, TransferObserver* observer, Splice
     });
     left -= out.bytes;
     result.bytes += out.bytes;
+    spliced_total.fetch_add(out.bytes, std::memory_order_relaxed);
     if (out.bytes > 0 && observer) observer->on_transferred(out.bytes);
     if (out.error) {
       result.end = TransferEnd::write_error;
@@ -153,6 +158,7 @@ bool drain_buffer(FD& dst, std::unique_ptr<Buffer>& buf, size_t off, size_t len,
                   void** carried, size_t* carried_off, size_t* carried_len) {
   IoResult w = dst.write_all(std::span<const std::byte>(buf->data() + off, len - off));
   result.bytes += w.bytes;
+  copied_total.fetch_add(w.bytes, std::memory_order_relaxed);
   if (w.bytes > 0 && observer) observer->on_transferred(w.bytes);
   if (!w.error) return true;
   result.end = TransferEnd::write_error;
@@ -298,6 +304,11 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
   }
 }
 
-PipePoolStats pipe_pool_stats() { return pipes().stats(); }
+PipePoolStats pipe_pool_stats() {
+  PipePoolStats s = pipes().stats();
+  s.spliced_bytes = spliced_total.load(std::memory_order_relaxed);
+  s.copied_bytes = copied_total.load(std::memory_order_relaxed);
+  return s;
+}
 
 }  // namespace parkway::net

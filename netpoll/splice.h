@@ -82,6 +82,8 @@ struct PipePoolStats {
   int64_t in_use = 0;     // pipes holding data in flight (or carried)
   int64_t created = 0;    // pipes created so far
   int64_t discarded = 0;  // pipes closed because they still held data after an error
+  uint64_t spliced_bytes = 0;  // moved through pipes, ever
+  uint64_t copied_bytes = 0;   // moved through buffers (the fallback), ever
 };
 PipePoolStats pipe_pool_stats();
 

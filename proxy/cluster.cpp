@@ -110,7 +110,9 @@ EndpointState* ClusterState::pick(const std::vector<bool>& tried) {
 
 bool ClusterState::resolve_endpoint(EndpointState& ep, bool initial) {
   auto r = resolver_.resolve(ep.config().host, ep.config().port, kResolveTimeout);
+  bump(counters.dns_resolutions);
   if (!r || r->empty()) {
+    bump(counters.dns_failures);
     const std::string why = r ? "no addresses" : r.error().message();
     if (!ep.resolve_failing) {
       ep.resolve_failing = true;

@@ -15,6 +15,7 @@
 #include "conf/config.h"
 #include "netpoll/address.h"
 #include "proxy/resolver.h"
+#include "proxy/stats.h"
 #include "scheduler/internal/futex.h"
 #include "scheduler/sync.h"
 
@@ -37,6 +38,7 @@ class EndpointState {
 
   std::atomic<int64_t> active{0};  // connections open or connecting to it
   bool resolve_failing = false;    // owned by the cluster's DNS goroutine: log once
+  EndpointCounters counters;
 
  private:
   const conf::Endpoint config_;
@@ -67,6 +69,8 @@ class ClusterState {
   // names that never resolved). stop() ends it and waits for it.
   void start_refresh();
   void stop();
+
+  ClusterCounters counters;
 
  private:
   bool resolve_endpoint(EndpointState& ep, bool initial);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "netpoll/splice.h"
+#include "proxy/access_log.h"
 #include "proxy/log.h"
 #include "scheduler/runtime.h"
 
@@ -12,8 +13,11 @@ namespace parkway::proxy {
 
 // ---- ConnectionRegistry -----------------------------------------------------------------
 
+// BasicLockGuard, not std::lock_guard: it carries the annotations clang's -Wthread-safety
+// needs to see mu_ held.
+
 void ConnectionRegistry::add(Connection* c) {
-  std::lock_guard<Mutex> g(mu_);
+  sched::BasicLockGuard<Mutex> g(mu_);
   c->prev_ = nullptr;
   c->next_ = head_;
   if (head_) head_->prev_ = c;
@@ -22,7 +26,7 @@ void ConnectionRegistry::add(Connection* c) {
 }
 
 void ConnectionRegistry::remove(Connection* c) {
-  std::lock_guard<Mutex> g(mu_);
+  sched::BasicLockGuard<Mutex> g(mu_);
   if (c->prev_) {
     c->prev_->next_ = c->next_;
   } else {
@@ -34,13 +38,13 @@ void ConnectionRegistry::remove(Connection* c) {
 }
 
 size_t ConnectionRegistry::abort_all(CloseCause cause) {
-  std::lock_guard<Mutex> g(mu_);
+  sched::BasicLockGuard<Mutex> g(mu_);
   for (Connection* c = head_; c; c = c->next_) c->abort(cause);
   return count_;
 }
 
 size_t ConnectionRegistry::size() {
-  std::lock_guard<Mutex> g(mu_);
+  sched::BasicLockGuard<Mutex> g(mu_);
   return count_;
 }
 
@@ -75,6 +79,8 @@ class Connection::Pump final : public net::TransferObserver {
   void on_transferred(size_t n) override {
     c_.bytes_[static_cast<int>(d_)].fetch_add(n, std::memory_order_relaxed);
     c_.last_activity_ns_.store(sched::nanotime(), std::memory_order_relaxed);
+    EndpointCounters& ec = c_.endpoint_->counters;
+    bump(d_ == Direction::client_to_upstream ? ec.bytes_sent : ec.bytes_received, n);
   }
 
  private:
@@ -163,6 +169,7 @@ net::Result<net::Conn> Connection::dial(std::string* failures, bool* no_endpoint
     auto addr = ep->next_address();
     if (!addr) continue;  // its addresses went away since pick()
     ep->active.fetch_add(1, std::memory_order_relaxed);
+    bump(ep->counters.connects);
     auto c = net::Conn::dial(*addr, now() + cfg.connect_timeout);
     if (c) {
       endpoint_ = ep;
@@ -170,6 +177,7 @@ net::Result<net::Conn> Connection::dial(std::string* failures, bool* no_endpoint
       return c;
     }
     ep->active.fetch_sub(1, std::memory_order_relaxed);
+    bump(ep->counters.connect_failures[static_cast<size_t>(classify_connect_failure(c.error()))]);
     last = c.error();
     if (!failures->empty()) *failures += "; ";
     *failures += ep->name();
@@ -191,10 +199,13 @@ void Connection::pump(Direction d) {
     const net::SpliceResult r =
         net::splice(dst.fd(), src.fd(), &observer, net::SpliceMode::automatic, &carry);
     if (r.end == net::TransferEnd::eof) {
-      // Half-close: pass the end of stream on, keep the other direction going.
-      dst.shutdown_write();
+      // Half-close: pass the end of stream on, keep the other direction going. Record
+      // that this direction finished first before passing it on: once the peer sees the
+      // end of stream it may answer with its own, and the other pump must not record
+      // first (the close cause would name the wrong side).
       int none = -1;
       first_fin_.compare_exchange_strong(none, static_cast<int>(d));
+      dst.shutdown_write();
       done_[static_cast<int>(d)].store(true);
       // The other direction now lives under fin_timeout: move its deadlines.
       if (!done_[static_cast<int>(other)].load()) arm(other);
@@ -236,6 +247,30 @@ void Connection::pump(Direction d) {
   }
 }
 
+// Counts the close cause and writes the access log line.
+void Connection::record_end() {
+  const auto cause = static_cast<CloseCause>(cause_.load());
+  bump(cluster_->counters.closed[static_cast<size_t>(cause)]);
+  if (!access_log::enabled()) return;
+  access_log::Record r;
+  r.listener = listener_;
+  r.client = peer_.to_string();
+  if (endpoint_ != nullptr) {
+    r.endpoint = endpoint_->name();
+    r.upstream = upstream_address_.to_string();
+  }
+  r.connect_ms = static_cast<double>(connect_ns_) / 1e6;
+  r.duration_ms = std::chrono::duration<double, std::milli>(now() - start_).count();
+  r.bytes_client_to_upstream = bytes_[0].load();
+  r.bytes_upstream_to_client = bytes_[1].load();
+  const int fin = first_fin_.load();
+  r.first_fin = fin == static_cast<int>(Direction::client_to_upstream)   ? "client"
+                : fin == static_cast<int>(Direction::upstream_to_client) ? "upstream"
+                                                                          : "none";
+  r.cause = std::string(to_string(cause));
+  access_log::record(r);
+}
+
 void Connection::run(ConnectionRegistry& registry) {
   registry.add(this);
   client_.set_nodelay(true);
@@ -254,6 +289,7 @@ void Connection::run(ConnectionRegistry& registry) {
                "; closing");
     }
     client_.close();  // promptly, and with a FIN: nothing was sent either way
+    record_end();
     registry.remove(this);
     return;
   }
@@ -263,6 +299,7 @@ void Connection::run(ConnectionRegistry& registry) {
   }
   upstream_.set_nodelay(true);
   const auto connected_in = now() - start_;
+  connect_ns_ = connected_in.count();
   log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), " -> ",
             endpoint_->name(), " (", upstream_address_.to_string(), ") connected in ",
             std::chrono::duration_cast<std::chrono::microseconds>(connected_in).count(), "us");
@@ -288,6 +325,7 @@ void Connection::run(ConnectionRegistry& registry) {
     upstream_.close();
   }
   endpoint_->active.fetch_sub(1, std::memory_order_relaxed);
+  record_end();
   registry.remove(this);
   log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), " -> ",
             endpoint_->name(), ": closed (", to_string(static_cast<CloseCause>(cause_.load())),

@@ -76,6 +76,7 @@ class Connection {
   void arm(Direction d);
   void finish(CloseCause cause);
   bool set_cause(CloseCause cause);
+  void record_end();
 
   const std::string listener_;
   const std::shared_ptr<ClusterState> cluster_;
@@ -88,6 +89,7 @@ class Connection {
   const Time start_;
   const int64_t idle_ns_, fin_ns_;
   const Time max_deadline_;  // kNoDeadline when max_duration is off
+  int64_t connect_ns_ = 0;   // accept to connected
 
   std::atomic<int64_t> last_activity_ns_;
   std::atomic<uint64_t> bytes_[2] = {0, 0};

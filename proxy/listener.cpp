@@ -69,7 +69,8 @@ void ListenerState::accept_loop() {
   while (!stopping_.load()) {
     // At the limit: wait until a connection closes. The kernel queues new clients.
     if (active_.load() >= limit_.load()) {
-      slot_freed_.recv();
+      bump(counters.max_connections_reached);
+      while (active_.load() >= limit_.load() && !stopping_.load()) slot_freed_.recv();
       continue;
     }
     net::SocketAddress peer;
@@ -79,6 +80,7 @@ void ListenerState::accept_loop() {
       if (net::is_closed(ec) || stopping_.load()) break;
       if (net::is_resource_exhausted(ec)) {
         // Out of descriptors or memory: back off instead of spinning on accept.
+        bump(counters.accept_resource_errors);
         backoff = backoff == Duration::zero() ? Duration(5ms) : std::min<Duration>(backoff * 2, 1s);
         if (now() - last_exhaustion_log >= 1s) {
           log_warn("listener ", quoted(name), ": accept: ", ec.message(), "; ",
@@ -100,6 +102,7 @@ void ListenerState::accept_loop() {
       continue;
     }
     backoff = Duration::zero();
+    bump(counters.accepted);
     active_.fetch_add(1);
     hooks_.connections.add(1);
     std::shared_ptr<ClusterState> cluster;

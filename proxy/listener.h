@@ -16,6 +16,7 @@
 #include "netpoll/socket.h"
 #include "proxy/cluster.h"
 #include "proxy/connection.h"
+#include "proxy/stats.h"
 #include "scheduler/channel.h"
 #include "scheduler/sync.h"
 
@@ -47,6 +48,7 @@ class ListenerState : public std::enable_shared_from_this<ListenerState> {
   std::shared_ptr<ClusterState> cluster() const;
   net::SocketAddress bound_address() const { return bound_; }
   int64_t active() const { return active_.load(); }
+  ListenerCounters counters;
 
  private:
   void accept_loop();

@@ -5,6 +5,7 @@
 #include "conf/cli.h"
 #include "conf/diagnostic.h"
 #include "conf/emit.h"
+#include "proxy/access_log.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/signals.h"
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
       return server.run();
     });
   }
+  proxy::access_log::shutdown();
   proxy::log::shutdown();
   return code;
 }

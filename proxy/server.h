@@ -7,6 +7,13 @@
 //   SIGTERM, SIGINT  drain: stop accepting, let open connections finish for up to
 //                    drain_timeout, then close the rest; exit 0. A second signal exits at
 //                    once.
+//   SIGUSR1          reopen the access log file (after logrotate moved it)
+//
+// Under systemd it tells the service manager where it is (READY=1 once listening,
+// RELOADING=1 then READY=1 around a reload, STOPPING=1 when draining, STATUS= with the
+// open connections), pings the watchdog from a goroutine (a wedged scheduler stops the
+// pings, and systemd restarts it), and adopts the listening sockets of socket activation
+// whose names match its listeners.
 //
 // Reload, in detail: a listener whose address is unchanged keeps its socket (so no client
 // is refused during the reload) and takes its new settings; new listeners bind before
@@ -23,10 +30,12 @@
 
 #include "conf/cli.h"
 #include "conf/config.h"
+#include "proxy/admin.h"
 #include "proxy/cluster.h"
 #include "proxy/connection.h"
 #include "proxy/listener.h"
 #include "proxy/resolver.h"
+#include "proxy/systemd.h"
 #include "scheduler/channel.h"
 #include "scheduler/sync.h"
 
@@ -46,18 +55,38 @@ class Server {
   Clusters make_clusters(const conf::Config& config, const Clusters* reuse);
   bool start();
   void reload();
+  bool apply_reload(const conf::Config& next);
   void start_drain();
   void log_listening(const ListenerState& l, const char* verb);
+  net::Result<net::Listener> listener_socket(const conf::Listener& l);
+  std::unique_ptr<AdminServer> make_admin(const conf::Config& config, std::string* error);
+  void start_background();
+  std::string status_line();
+
+  // For the admin endpoint (metrics.cpp).
+  std::string render_metrics();
+  std::string render_config();
 
   conf::CommandLine command_line_;
   conf::Config config_;
   Resolver resolver_;
   ConnectionRegistry registry_;
   WaitGroup connections_;
+  // listeners_, clusters_ and config_ change only in the main goroutine (start, reload),
+  // under state_mu_; the admin goroutines read them under it.
+  Mutex state_mu_;
   Clusters clusters_;
   std::vector<std::shared_ptr<ListenerState>> listeners_;
+  std::unique_ptr<AdminServer> admin_;
+  std::vector<systemd::InheritedSocket> inherited_;  // socket activation, until adopted
   Channel<int> events_{16};  // signals, and kDrained
   bool draining_ = false;
+  std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> reloads_succeeded_{0};
+  std::atomic<uint64_t> reloads_failed_{0};
+  Notification stop_background_;
+  WaitGroup background_;  // the watchdog and status goroutines
+  const Time started_ = now();
 };
 
 }  // namespace parkway::proxy
