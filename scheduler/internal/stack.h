@@ -62,6 +62,7 @@ class StackAllocator {
   size_t left_in_slab_ = 0;
   std::atomic<size_t> allocated_{0};
   bool guard_via_madvise_ = true;
+  bool guard_checked_ = false;
 };
 
 }  // namespace parkway::sched

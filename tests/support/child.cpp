@@ -43,12 +43,25 @@ ChildResult run_child(const std::string& name) {
   if (scenarios().count(name) == 0) throw std::logic_error("unknown child scenario: " + name);
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  // Our own executable, by its real path: under an emulator (qemu-user, for the aarch64
+  // run of script/test) /proc/self/exe is the emulator, which must be asked to run us
+  // again, through $PARKWAY_TEST_EXEC_WRAPPER.
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
+  self[len] = '\0';
+  const char* wrapper = std::getenv("PARKWAY_TEST_EXEC_WRAPPER");
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     dup2(pipefd[1], STDERR_FILENO);
-    const char* args[] = {"/proc/self/exe", kFlag, name.c_str(), nullptr};
-    execv(args[0], const_cast<char* const*>(args));
+    if (wrapper != nullptr && wrapper[0] != '\0') {
+      const char* args[] = {wrapper, self, kFlag, name.c_str(), nullptr};
+      execvp(wrapper, const_cast<char* const*>(args));
+    } else {
+      const char* args[] = {self, kFlag, name.c_str(), nullptr};
+      execv(self, const_cast<char* const*>(args));
+    }
     _exit(126);
   }
   close(pipefd[1]);
