@@ -1,5 +1,6 @@
 #include "netpoll/error.h"
 
+#include <cerrno>
 #include <string>
 
 namespace parkway::net {
@@ -26,5 +27,17 @@ const std::error_category& netpoll_category() {
 }
 
 std::error_code make_error_code(Errc e) { return {static_cast<int>(e), netpoll_category()}; }
+
+// Never inlined, never analysed across the call (noipa, gcc), and with a compiler barrier,
+// like scheduler/tls.cpp's getm(): each call reads the calling thread's errno.
+#if defined(__clang__)
+[[gnu::noinline]]
+#else
+[[gnu::noinline, gnu::noipa]]
+#endif
+int current_errno() {
+  asm volatile("" ::: "memory");
+  return errno;
+}
 
 }  // namespace parkway::net

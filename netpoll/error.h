@@ -34,6 +34,14 @@ std::error_code make_error_code(Errc e);
 
 inline std::error_code errno_code(int e) { return {e, std::system_category()}; }
 
+// errno, read on the thread that calls this. Use it, never `errno`, in code that may run
+// before and after a park (the syscall lambdas of FD::io and splice): errno is
+// *__errno_location(), which glibc declares const, so a compiler may compute the address
+// once and reuse it after the goroutine has moved to another thread. clang 14 hoists it
+// out of FD::io's retry loop, and a reset then reads as the old thread's EAGAIN: the
+// reader parks again and sleeps until its deadline. This call is opaque to the optimiser.
+int current_errno();
+
 inline bool is_timeout(std::error_code ec) { return ec == Errc::timeout; }
 inline bool is_closed(std::error_code ec) { return ec == Errc::closed; }
 inline bool is_refused(std::error_code ec) { return ec == std::errc::connection_refused; }

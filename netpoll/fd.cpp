@@ -45,7 +45,7 @@ IoResult FD::read(std::span<std::byte> buf) {
   if (buf.empty()) return {};
   return io(Mode::read, true, [&](int fd) -> ssize_t {
     ssize_t n = ::read(fd, buf.data(), buf.size());
-    return n >= 0 ? n : -errno;
+    return n >= 0 ? n : -current_errno();
   });
 }
 
@@ -55,7 +55,7 @@ IoResult FD::write_all(std::span<const std::byte> buf) {
     // Loop here, under one lock: a partial write is followed by a wait and the rest.
     while (done < buf.size()) {
       ssize_t n = ::send(fd, buf.data() + done, buf.size() - done, MSG_NOSIGNAL);
-      if (n < 0) return -errno;
+      if (n < 0) return -current_errno();
       done += static_cast<size_t>(n);
     }
     return static_cast<ssize_t>(done);
@@ -77,8 +77,9 @@ Result<int> FD::accept(SocketAddress* peer) {
         return 0;
       }
       // A connection reset while it waited in the queue: just take the next one.
-      if (errno == ECONNABORTED) continue;
-      return -errno;
+      const int e = current_errno();
+      if (e == ECONNABORTED) continue;
+      return -e;
     }
   });
   if (r.error) return r.error;
@@ -98,7 +99,7 @@ std::error_code FD::wait_connected(Time deadline) {
     int err = 0;
     int r = with_fd([&](int fd) {
       socklen_t len = sizeof err;
-      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -current_errno();
       if (err != 0) return 0;
       sockaddr_storage ss;
       socklen_t sl = sizeof ss;
@@ -130,7 +131,7 @@ std::error_code FD::wait(Mode mode) {
 }
 
 std::error_code FD::shutdown(int how) {
-  int r = with_fd([how](int fd) { return ::shutdown(fd, how) == 0 ? 0 : -errno; });
+  int r = with_fd([how](int fd) { return ::shutdown(fd, how) == 0 ? 0 : -current_errno(); });
   if (r == kClosedResult) return Errc::closed;
   return r < 0 ? errno_code(-r) : std::error_code{};
 }

@@ -139,7 +139,7 @@ Result<PollDesc*> NetPoller::open(int fd) {
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = event_data(pd);
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    int e = errno;
+    int e = current_errno();
     pd->fdseq.fetch_add(1, std::memory_order_relaxed);
     free(pd);
     return errno_code(e);

@@ -21,7 +21,7 @@ Result<SocketAddress> sock_name(FD& fd, bool peer) {
     socklen_t len = sizeof ss;
     int rc = peer ? getpeername(s, reinterpret_cast<sockaddr*>(&ss), &len)
                   : getsockname(s, reinterpret_cast<sockaddr*>(&ss), &len);
-    if (rc != 0) return -errno;
+    if (rc != 0) return -current_errno();
     out = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     return 0;
   });
@@ -30,16 +30,16 @@ Result<SocketAddress> sock_name(FD& fd, bool peer) {
 }
 
 int set_int_option(int fd, int level, int name, int value) {
-  return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : -errno;
+  return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : -current_errno();
 }
 
 }  // namespace
 
 Result<Conn> Conn::dial(const SocketAddress& addr, Time deadline) {
   int s = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (s < 0) return errno_code(errno);
+  if (s < 0) return errno_code(current_errno());
   int rc = ::connect(s, addr.sockaddr_ptr(), addr.length());
-  const int connect_errno = rc == 0 ? 0 : errno;
+  const int connect_errno = rc == 0 ? 0 : current_errno();
   if (rc != 0 && connect_errno != EINPROGRESS && connect_errno != EINTR) {
     ::close(s);
     return errno_code(connect_errno);
@@ -94,19 +94,19 @@ Result<SocketAddress> Conn::peer_address() const {
 
 Result<Listener> Listener::listen(const SocketAddress& addr, const ListenOptions& opts) {
   int s = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (s < 0) return errno_code(errno);
+  if (s < 0) return errno_code(current_errno());
   auto fail = [s](int e) -> Result<Listener> {
     ::close(s);
     return errno_code(e);
   };
-  if (opts.reuse_addr && set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1) < 0) return fail(errno);
-  if (opts.reuse_port && set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1) < 0) return fail(errno);
+  if (opts.reuse_addr && set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1) < 0) return fail(current_errno());
+  if (opts.reuse_port && set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1) < 0) return fail(current_errno());
   if (addr.family() == AF_INET6 &&
       set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only ? 1 : 0) < 0) {
-    return fail(errno);
+    return fail(current_errno());
   }
-  if (::bind(s, addr.sockaddr_ptr(), addr.length()) != 0) return fail(errno);
-  if (::listen(s, opts.backlog) != 0) return fail(errno);
+  if (::bind(s, addr.sockaddr_ptr(), addr.length()) != 0) return fail(current_errno());
+  if (::listen(s, opts.backlog) != 0) return fail(current_errno());
   auto fd = FD::open(s);
   if (!fd) return fd.error();
   return Listener(std::move(*fd));

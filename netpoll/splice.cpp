@@ -131,7 +131,7 @@ bool drain_pipe(FD& dst, Pipe p, size_t left, TransferObserver* observer, Splice
   while (left > 0) {
     IoResult out = dst.io(Mode::write, true, [&](int fd) -> ssize_t {
       ssize_t n = ::splice(p.r, nullptr, fd, nullptr, left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      return n >= 0 ? n : -errno;
+      return n >= 0 ? n : -current_errno();
     });
     left -= out.bytes;
     result.bytes += out.bytes;
@@ -233,7 +233,7 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
       auto buf = buffers().get();
       IoResult r = src.io(Mode::read, false, [&](int fd) -> ssize_t {
         ssize_t n = ::read(fd, buf->data(), buf->size());
-        return n >= 0 ? n : -errno;
+        return n >= 0 ? n : -current_errno();
       });
       if (would_block(r.error)) {
         buffers().put(std::move(buf));
@@ -270,7 +270,7 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
     Pipe p = *got;
     IoResult in = src.io(Mode::read, false, [&](int fd) -> ssize_t {
       ssize_t n = ::splice(fd, nullptr, p.w, nullptr, kPipeSize, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      return n >= 0 ? n : -errno;
+      return n >= 0 ? n : -current_errno();
     });
     if (would_block(in.error)) {
       pipes().put(p);

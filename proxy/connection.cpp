@@ -17,7 +17,7 @@ namespace parkway::proxy {
 // needs to see mu_ held.
 
 void ConnectionRegistry::add(Connection* c) {
-  sched::BasicLockGuard<Mutex> g(mu_);
+  MutexLock g(mu_);
   c->prev_ = nullptr;
   c->next_ = head_;
   if (head_) head_->prev_ = c;
@@ -26,7 +26,7 @@ void ConnectionRegistry::add(Connection* c) {
 }
 
 void ConnectionRegistry::remove(Connection* c) {
-  sched::BasicLockGuard<Mutex> g(mu_);
+  MutexLock g(mu_);
   if (c->prev_) {
     c->prev_->next_ = c->next_;
   } else {
@@ -38,13 +38,13 @@ void ConnectionRegistry::remove(Connection* c) {
 }
 
 size_t ConnectionRegistry::abort_all(CloseCause cause) {
-  sched::BasicLockGuard<Mutex> g(mu_);
+  MutexLock g(mu_);
   for (Connection* c = head_; c; c = c->next_) c->abort(cause);
   return count_;
 }
 
 size_t ConnectionRegistry::size() {
-  sched::BasicLockGuard<Mutex> g(mu_);
+  MutexLock g(mu_);
   return count_;
 }
 

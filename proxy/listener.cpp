@@ -52,7 +52,7 @@ void ListenerState::update(const conf::Listener& config, std::shared_ptr<Cluster
 }
 
 void ListenerState::set_backlog(int backlog) {
-  socket_.fd().with_fd([backlog](int s) { return ::listen(s, backlog) == 0 ? 0 : -errno; });
+  socket_.fd().with_fd([backlog](int s) { return ::listen(s, backlog) == 0 ? 0 : -net::current_errno(); });
 }
 
 void ListenerState::connection_done() {

@@ -16,7 +16,7 @@ namespace parkway::proxy {
 
 std::string Server::render_metrics() {
   PrometheusWriter w;
-  std::lock_guard<Mutex> g(state_mu_);
+  MutexLock g(state_mu_);
   using MT = MetricType;
 
   w.family("parkway_build_info", MT::gauge, "The version of parkway that serves these metrics.");

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <thread>
 
 #include "conf/diagnostic.h"
 #include "conf/emit.h"
@@ -141,7 +142,7 @@ std::unique_ptr<AdminServer> Server::make_admin(const conf::Config& config, std:
 }
 
 std::string Server::render_config() {
-  std::lock_guard<Mutex> g(state_mu_);
+  MutexLock g(state_mu_);
   return conf::to_toml(config_);
 }
 
@@ -149,7 +150,7 @@ std::string Server::status_line() {
   int64_t open = 0;
   size_t listeners = 0;
   {
-    std::lock_guard<Mutex> g(state_mu_);
+    MutexLock g(state_mu_);
     listeners = listeners_.size();
   }
   open = static_cast<int64_t>(registry_.size());
@@ -200,7 +201,7 @@ bool Server::start() {
   }
   inherited_.clear();
 
-  std::lock_guard<Mutex> g(state_mu_);
+  MutexLock g(state_mu_);
   for (auto& [cfg, sock] : bound) {
     auto state = std::make_shared<ListenerState>(*cfg, std::move(sock), clusters_[cfg->cluster],
                                                  ServerHooks{registry_, connections_});
@@ -307,7 +308,7 @@ void Server::start_drain() {
   ready_.store(false);
   systemd::notify("STOPPING=1\nSTATUS=draining: " + status_line());
   {
-    std::lock_guard<Mutex> g(state_mu_);
+    MutexLock g(state_mu_);
     for (auto& l : listeners_) l->stop();
   }
   log_info("stopped accepting; waiting up to ", seconds(config_.runtime.drain_timeout), " for ",
@@ -328,7 +329,18 @@ void Server::reload() {
     return;
   }
   log_info("SIGHUP: reloading ", command_line_.config_path);
-  conf::LoadResult result = conf::load(command_line_);
+  // Load on a thread of its own, not on this goroutine: toml++ and the checks need more
+  // stack than a goroutine's 64 KiB (a reload here overflowed it). We park meanwhile.
+  conf::LoadResult result;
+  {
+    Notification loaded;
+    std::thread loader([&] {
+      result = conf::load(command_line_);
+      loaded.notify();
+    });
+    loaded.wait();
+    loader.join();
+  }
   log_diagnostics(result.diagnostics, "reload: ");
   if (!result.ok()) {
     log_error("reload: ", command_line_.config_path,
@@ -440,7 +452,7 @@ bool Server::apply_reload(const conf::Config& next) {
   const bool admin_changed = next.admin != config_.admin;
   std::unique_ptr<AdminServer> old_admin;
   {
-    std::lock_guard<Mutex> g(state_mu_);
+    MutexLock g(state_mu_);
     for (auto& [name, c] : clusters_) {
       auto it = clusters.find(name);
       if (it == clusters.end() || it->second != c) c->stop();  // open connections keep it

@@ -36,6 +36,10 @@ class PW_CAPABILITY("mutex") Mutex {
   sched::WaiterQueue waiters_ PW_GUARDED_BY(lock_);
 };
 
+// A scoped lock of a Mutex, annotated for clang's thread-safety analysis (std::lock_guard
+// is not).
+using MutexLock = sched::BasicLockGuard<Mutex>;
+
 // Waits for a collection of goroutines to finish, as Go's sync.WaitGroup.
 class WaitGroup {
  public:

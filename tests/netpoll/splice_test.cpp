@@ -94,7 +94,7 @@ TEST_CASE("the copy fallback moves a stream intact", "[splice]") {
   CHECK(r.received.mismatches == 0);
 }
 
-TEST_CASE("an idle transfer holds no pipe; a read timeout loses nothing", "[splice]") {
+TEST_CASE("an idle transfer holds no pipe, and a read timeout loses nothing", "[splice]") {
   Runtime rt({.procs = 2});
   rt.run([] {
     net::Listener ln = test::listen_local();
