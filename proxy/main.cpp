@@ -1,6 +1,7 @@
 // parkway: the binary. Reads the command line (conf/cli.h), loads the configuration,
 // then runs the Server (proxy/server.h) as the main goroutine of the runtime.
 #include <cstdio>
+#include <cstdlib>
 
 #include "conf/cli.h"
 #include "conf/diagnostic.h"
@@ -47,13 +48,21 @@ int main(int argc, char** argv) {
   }
 
   proxy::log::init(config.runtime.log_level);
+  // $PARKWAY_MEASURE_STACKS=1: find how deep goroutine stacks go (slow; for tests and
+  // diagnosis), reported at exit.
+  const char* measure = std::getenv("PARKWAY_MEASURE_STACKS");
+  const bool measure_stacks = measure != nullptr && measure[0] != '\0' && measure[0] != '0';
   int code;
   {
-    Runtime runtime({.procs = config.runtime.procs});
+    Runtime runtime({.procs = config.runtime.procs, .measure_stacks = measure_stacks});
     code = runtime.run([&] {
       proxy::Server server(std::move(command_line), std::move(config));
       return server.run();
     });
+    if (measure_stacks) {
+      const RuntimeStats st = runtime_stats();
+      log_info("deepest goroutine stack: ", st.max_stack_used, " bytes of ", st.stack_size);
+    }
   }
   proxy::access_log::shutdown();
   proxy::log::shutdown();

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <thread>
 
@@ -761,6 +762,20 @@ top:
 
 // ---- Running goroutines ----------------------------------------------------------------
 
+constexpr unsigned char kStackPaint = 0xA5;
+
+// With measure_stacks: how deep did the goroutine's stack go? The lowest byte that no
+// longer holds the paint (new_goroutine filled the stack with it).
+void record_stack_use(const G* g) {
+  const auto* p = reinterpret_cast<const unsigned char*>(g->stack.lo);
+  size_t untouched = 0;
+  while (untouched < g->stack.size && p[untouched] == kStackPaint) untouched++;
+  const size_t used = g->stack.size - untouched;
+  size_t prev = sched.max_stack_used.load(std::memory_order_relaxed);
+  while (used > prev && !sched.max_stack_used.compare_exchange_weak(prev, used)) {
+  }
+}
+
 // runnable -> running. Only whoever took g off a run queue makes this transition, so it
 // is a plain store (an atomic RMW costs ~10ns on some CPUs, and this is on every switch);
 // Debug builds check the precondition.
@@ -800,6 +815,7 @@ G* finish_handoff(M* mp) {
       runqput(mp->p, g, false);
       return nullptr;
     case Handoff::exit:
+      if (sched.measure_stacks) record_stack_use(g);
       mp->p->exited.store(mp->p->exited.load(std::memory_order_relaxed) + 1,
                           std::memory_order_relaxed);
       gfput(mp->p, g);
@@ -1032,6 +1048,7 @@ G* new_goroutine() {
   g->id = new_goid(pp);
   g->status.store(GStatus::idle, std::memory_order_relaxed);
   san::unpoison(g->stack.lo, g->stack.size);
+  if (sched.measure_stacks) std::memset(g->stack.lo, kStackPaint, g->stack.size);
   return g;
 }
 
@@ -1139,6 +1156,7 @@ RuntimeStats stats_impl() {
     s.idle_threads = sched.nmidle;
   }
   s.stacks = sched.stacks.allocated();
+  s.max_stack_used = sched.max_stack_used.load(std::memory_order_relaxed);
   s.stack_size = sched.stacks.stack_size();
   {
     LockGuard lg(sched.gfree_lock);
@@ -1155,6 +1173,8 @@ int runtime_init(const RuntimeOptions& opts) {
   PW_CHECK(procs <= 1024, "procs = %d is out of range (1..1024)", procs);
   install_stack_overflow_handler();
   sched.stacks.init(opts.stack_size);
+  sched.measure_stacks = opts.measure_stacks;
+  sched.max_stack_used.store(0);
   sched.procs = procs;
   sched.allp.reserve(static_cast<size_t>(procs));
   LockGuard lg(sched.lock);

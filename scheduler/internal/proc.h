@@ -145,6 +145,8 @@ struct Sched {
 
   std::atomic<bool> shutdown{false};
   std::atomic<uint64_t> goid_gen{0};
+  bool measure_stacks = false;              // RuntimeOptions::measure_stacks
+  std::atomic<size_t> max_stack_used{0};
   StackAllocator stacks;
 };
 

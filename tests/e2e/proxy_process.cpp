@@ -132,10 +132,25 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (char** e = environ; *e; e++) {
-    // The log must not think stderr is the journal.
-    if (std::strncmp(*e, "JOURNAL_STREAM=", 15) != 0) envp.push_back(*e);
+    // The log must not think stderr is the journal, nor inherit someone's activation.
+    if (std::strncmp(*e, "JOURNAL_STREAM=", 15) != 0 && std::strncmp(*e, "LISTEN_", 7) != 0 &&
+        std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0 && std::strncmp(*e, "WATCHDOG_", 9) != 0) {
+      envp.push_back(*e);
+    }
   }
+  std::vector<std::string> env_store = options.env;
+  // LISTEN_PID is the child's own pid: written into this buffer after fork.
+  char listen_pid[32] = "LISTEN_PID=";
+  if (!options.listen_fds.empty()) {
+    env_store.push_back("LISTEN_FDS=" + std::to_string(options.listen_fds.size()));
+    std::string names;
+    for (const auto& n : options.listen_fdnames) names += (names.empty() ? "" : ":") + n;
+    env_store.push_back("LISTEN_FDNAMES=" + names);
+  }
+  for (auto& e : env_store) envp.push_back(e.data());
+  if (!options.listen_fds.empty()) envp.push_back(listen_pid);
   envp.push_back(nullptr);
+  const std::vector<int> listen_fds = options.listen_fds;
   const char* hosts =
       options.private_hosts_file.empty() ? nullptr : options.private_hosts_file.c_str();
 
@@ -169,6 +184,26 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
     sigprocmask(SIG_SETMASK, &none, nullptr);
     // Descriptors the test process opened without O_CLOEXEC must not leak into it.
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (!listen_fds.empty()) {
+      // Move them out of the way first (a source may sit on a target number), then down
+      // to 3, 4, ... without close-on-exec.
+      int moved[64];
+      const size_t n = listen_fds.size() < 64 ? listen_fds.size() : 64;
+      for (size_t i = 0; i < n; i++) {
+        moved[i] = fcntl(listen_fds[i], F_DUPFD_CLOEXEC, 100);
+        if (moved[i] < 0) fail(Step::setup);
+      }
+      for (size_t i = 0; i < n; i++) {
+        if (dup2(moved[i], 3 + static_cast<int>(i)) < 0) fail(Step::setup);
+      }
+      // LISTEN_PID=<our pid>, formatted without allocating.
+      char digits[16];
+      int len = 0;
+      for (pid_t v = getpid(); v > 0; v /= 10) digits[len++] = static_cast<char>('0' + v % 10);
+      char* out = listen_pid + 11;
+      while (len > 0) *out++ = digits[--len];
+      *out = '\0';
+    }
     if (hosts) {
       if (unshare(CLONE_NEWNS) != 0) fail(Step::unshare);
       if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(Step::make_private);

@@ -52,6 +52,13 @@ struct SpawnOptions {
   // "/" rprivate and bind-mounts this file over /etc/hosts before exec, so that DNS names
   // resolve through it without touching the machine's /etc/hosts. Needs CAP_SYS_ADMIN.
   std::string private_hosts_file;
+  // Extra environment variables, "NAME=value".
+  std::vector<std::string> env;
+  // Socket activation as systemd does it: these descriptors become fds 3, 4, ... of the
+  // child, with LISTEN_FDS, LISTEN_FDNAMES (these names, ':'-joined) and LISTEN_PID set
+  // to the child's pid.
+  std::vector<int> listen_fds;
+  std::vector<std::string> listen_fdnames;
 };
 
 // The child could not be started; `err` is the errno of the step that failed.

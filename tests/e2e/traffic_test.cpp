@@ -329,8 +329,10 @@ TEST_CASE("DNS: an endpoint named in /etc/hosts resolves and serves", "[e2e][dns
     const std::string name = "parkway-e2e-backend:" + std::to_string(backend.address().port());
     std::unique_ptr<ProxyProcess> proxy;
     try {
+      SpawnOptions options;
+      options.private_hosts_file = hosts;
       proxy = start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {name}), {},
-                          {.private_hosts_file = hosts});
+                          options);
     } catch (const SpawnError& e) {
       if (e.err != EPERM) throw;
       WARN("skipped: a private /etc/hosts needs CAP_SYS_ADMIN (" << e.what() << ")");
