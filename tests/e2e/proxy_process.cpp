@@ -153,6 +153,8 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
   const std::vector<int> listen_fds = options.listen_fds;
   const char* hosts =
       options.private_hosts_file.empty() ? nullptr : options.private_hosts_file.c_str();
+  const char* resolv =
+      options.private_resolv_conf.empty() ? nullptr : options.private_resolv_conf.c_str();
 
   int out_pipe[2], err_pipe[2], status_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) throw SpawnError("pipe2", errno);
@@ -208,6 +210,9 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
       if (unshare(CLONE_NEWNS) != 0) fail(Step::unshare);
       if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(Step::make_private);
       if (mount(hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(Step::bind_hosts);
+      if (resolv && mount(resolv, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+        fail(Step::bind_hosts);
+      }
     }
     execve(argv[0], argv.data(), envp.data());
     fail(Step::exec);

@@ -52,6 +52,10 @@ struct SpawnOptions {
   // "/" rprivate and bind-mounts this file over /etc/hosts before exec, so that DNS names
   // resolve through it without touching the machine's /etc/hosts. Needs CAP_SYS_ADMIN.
   std::string private_hosts_file;
+  // With private_hosts_file: also bind-mount this file over /etc/resolv.conf (say, a
+  // nameserver on a loopback port where nothing listens, so that names missing from the
+  // hosts file fail at once instead of waiting on a real DNS server).
+  std::string private_resolv_conf;
   // Extra environment variables, "NAME=value".
   std::vector<std::string> env;
   // Socket activation as systemd does it: these descriptors become fds 3, 4, ... of the

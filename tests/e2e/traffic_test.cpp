@@ -3,6 +3,8 @@
 #include <cstring>
 #include <random>
 
+#include <fstream>
+
 #include "tests/e2e/e2e.h"
 
 using namespace parkway;
@@ -344,5 +346,78 @@ TEST_CASE("DNS: an endpoint named in /etc/hosts resolves and serves", "[e2e][dns
     REQUIRE(c);
     await_log(*proxy, "-> " + name + " \\(127.0.0.1:[0-9]+\\) connected in");
     CHECK(backend.accepted() == 1);
+  });
+}
+
+namespace {
+
+// Rewrites a file in place (same inode): a bind mount of it must see the new content.
+void rewrite_in_place(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+}
+
+}  // namespace
+
+TEST_CASE("DNS: a name that does not resolve holds nothing up, a refresh picks it up, and a "
+          "failed refresh keeps the last addresses",
+          "[e2e][dns]") {
+  TempDir dir;
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    const std::string hosts = dir.write("hosts", "127.0.0.1 localhost\n");
+    // Names missing from the hosts file go to a nameserver where nothing listens: they
+    // fail at once instead of waiting for a real DNS server.
+    const std::string resolv =
+        dir.write("resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+    const std::string name = "parkway-e2e-late:" + std::to_string(backend.address().port());
+    std::unique_ptr<ProxyProcess> proxy;
+    try {
+      SpawnOptions options;
+      options.private_hosts_file = hosts;
+      options.private_resolv_conf = resolv;
+      proxy = start_proxy(dir,
+                          listener_toml("late", "late") + listener_toml("now", "now") +
+                              cluster_toml("late", {name}, "dns_refresh = \"200ms\"") +
+                              cluster_toml("now", {backend.endpoint()}),
+                          {}, options);
+    } catch (const SpawnError& e) {
+      if (e.err != EPERM) throw;
+      WARN("skipped: a private /etc/hosts needs CAP_SYS_ADMIN (" << e.what() << ")");
+      return;
+    }
+    // It started, and the other cluster serves, though the name did not resolve.
+    await_log(*proxy, "endpoint " + name + ": cannot resolve .*it gets no connections until it resolves");
+    auto ok = dial_and_echo(loopback(proxy->port_of("now")), "unaffected");
+    CHECK(ok.has_value());
+    // A client of the unresolved cluster is closed at once.
+    auto c = net::Conn::dial(loopback(proxy->port_of("late")), now() + 5s);
+    REQUIRE(c);
+    const auto end = read_to_end(*c, now() + 5s);
+    CHECK_FALSE(net::is_timeout(end.error));
+    await_log(*proxy, R"(cluster "late" has no endpoint with an address; closing)");
+
+    // The name appears: the next refresh resolves it, and the cluster serves.
+    size_t mark = proxy->mark();
+    rewrite_in_place(hosts, "127.0.0.1 localhost\n127.0.0.1 parkway-e2e-late\n");
+    await_log(*proxy, "endpoint " + name + " resolves to 127.0.0.1$", 10s, mark);
+    auto d = dial_and_echo(loopback(proxy->port_of("late")), "resolved");
+    CHECK(d.has_value());
+
+    // The name disappears: the refresh fails, is logged once, and the last address stays.
+    mark = proxy->mark();
+    rewrite_in_place(hosts, "127.0.0.1 localhost\n");
+    await_log(*proxy, "endpoint " + name + ": cannot resolve .*keeping its last addresses 127.0.0.1", 10s, mark);
+    auto e = dial_and_echo(loopback(proxy->port_of("late")), "still resolved");
+    CHECK(e.has_value());
+    // Several more refreshes fail meanwhile, but the failure is logged once.
+    sleep_for(std::chrono::milliseconds(600));  // a few refresh periods (nothing to await)
+    CHECK(proxy->find_all("endpoint " + name + ": cannot resolve .*keeping").size() == 1);
+    for (auto* conn : {&ok, &d, &e}) {
+      if (*conn) (*conn)->close();
+    }
+    proxy->signal(SIGTERM);
+    CHECK(proxy->wait_exit(10s) == 0);
   });
 }
