@@ -228,7 +228,7 @@ void NetPoller::forget_runtime() {
       PollDesc& pd = block[i];
       sched::SpinGuard pl(pd.lock);
       for (auto* gpp : {&pd.rg, &pd.wg}) {
-        if (gpp->load() > pdWait) {
+        if (gpp->load() > sched::kParkSlotBusy) {
           gpp->store(pdNil);
           add_waiters(-1);
         }

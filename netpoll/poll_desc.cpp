@@ -69,7 +69,7 @@ bool PollDesc::block(Mode mode) {
   }
   // Re-check after setting pdWait: set_deadline/evict store their state, then look at
   // the slot; we set the slot, then look at their state. One of us sees the other.
-  if (!check_error(mode)) sched::park(&block_commit, &gpp);
+  if (!check_error(mode)) sched::park_io(&block_commit, &gpp, &gpp);
   // Do not lose a readiness notification that raced with the wake-up.
   uintptr_t old = gpp.exchange(pdNil);
   PW_CHECK(old <= pdWait, "netpoll: corrupted PollDesc for fd %d", fd);
@@ -89,13 +89,19 @@ G* PollDesc::unblock(Mode mode, bool ioready) {
   auto& gpp = slot(this, mode);
   for (;;) {
     uintptr_t old = gpp.load(std::memory_order_seq_cst);
+    if (old == sched::kParkSlotBusy) {
+      // The runtime is releasing the parked goroutine's stack (scheduler/idle_stack.cpp):
+      // its G* is back in a few microseconds.
+      sched::cpu_relax();
+      continue;
+    }
     if (old == pdReady) return nullptr;
     // Without readiness there is nothing to record for nobody: the next wait() checks
     // the deadline and closing state itself.
     if (old == pdNil && !ioready) return nullptr;
     const uintptr_t next = ioready ? pdReady : pdNil;
     if (gpp.compare_exchange_weak(old, next, std::memory_order_seq_cst)) {
-      if (old > pdWait) {
+      if (old > sched::kParkSlotBusy) {
         NetPoller::get().add_waiters(-1);
         return reinterpret_cast<G*>(old);
       }

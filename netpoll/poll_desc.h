@@ -7,6 +7,8 @@
 //   pdReady  the poller saw readiness that nobody has consumed yet
 //   pdWait   a goroutine is about to park here (between netpollblock and its commit)
 //   G*       that goroutine, parked
+//   busy     the runtime holds the parked goroutine for a moment, to release its stack
+//            (scheduler/park.h, park_io); a waker spins until the G* is back
 //
 // and move only by atomic CAS/swap, with no lock:
 //
@@ -50,6 +52,8 @@ enum class Mode { read, write };
 inline constexpr uintptr_t pdNil = 0;
 inline constexpr uintptr_t pdReady = 1;
 inline constexpr uintptr_t pdWait = 2;
+// 3 is sched::kParkSlotBusy: the runtime holds the parked G* for a moment (park.h).
+static_assert(sched::kParkSlotBusy == 3, "netpoll: slot values overlap");
 
 struct alignas(64) PollDesc {
   // Bits of `info`.

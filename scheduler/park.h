@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 
 namespace parkway::sched {
@@ -31,6 +32,15 @@ uint64_t goid(const G* g);
 using ParkCommit = bool (*)(G* g, void* arg);
 void park(ParkCommit commit, void* arg);
 void ready(G* g);
+
+// park() for a wait on I/O whose waker takes the goroutine out of `*slot` with a CAS (a
+// PollDesc's rg or wg): commit must publish the G* there. If the goroutine called
+// release_stack_when_idle() and stays parked, the runtime may release its stack pages
+// meanwhile. To do so it freezes the goroutine by swapping its G* in *slot for
+// kParkSlotBusy, and puts the G* back within microseconds: a waker that finds
+// kParkSlotBusy must wait (spin) for the G* to return, then proceed as usual.
+inline constexpr uintptr_t kParkSlotBusy = 3;
+void park_io(ParkCommit commit, void* arg, std::atomic<uintptr_t>* slot);
 
 // An intrusive list of goroutines (linked through the G), used by a poller to return the
 // goroutines it readied in one batch.

@@ -788,6 +788,7 @@ void set_running(G* g) {
 
 void execute(M* mp, G* g) {
   set_running(g);
+  ensure_stack(g);  // its stack pages may have been released while it idled
   mp->curg = g;
   mp->p->schedtick++;
   gogo(mp, &mp->g0_sp, g, false);
@@ -1047,6 +1048,8 @@ G* new_goroutine() {
   }
   g->id = new_goid(pp);
   g->status.store(GStatus::idle, std::memory_order_relaxed);
+  g->stack_private.store(false, std::memory_order_relaxed);
+  g->io_slot.store(nullptr, std::memory_order_relaxed);
   san::unpoison(g->stack.lo, g->stack.size);
   if (sched.measure_stacks) std::memset(g->stack.lo, kStackPaint, g->stack.size);
   return g;
@@ -1102,6 +1105,7 @@ void yield_impl() {
       !timers_due(pp)) {
     if (G* next = runqget(pp)) {
       set_running(next);
+      ensure_stack(next);
       mp->curg = next;
       mp->handoff = Handoff::yield;
       mp->handoff_g = g;
@@ -1157,6 +1161,8 @@ RuntimeStats stats_impl() {
   }
   s.stacks = sched.stacks.allocated();
   s.max_stack_used = sched.max_stack_used.load(std::memory_order_relaxed);
+  s.idle_stacks_released = sched.stacks_released.load(std::memory_order_relaxed);
+  s.idle_stack_bytes_saved = sched.stack_bytes_saved.load(std::memory_order_relaxed);
   s.stack_size = sched.stacks.stack_size();
   {
     LockGuard lg(sched.gfree_lock);
@@ -1205,6 +1211,7 @@ void runtime_run_main(void (*fn)(void*), void* arg) {
 }
 
 void runtime_stop() {
+  stop_sysmon();
   {
     LockGuard lg(sched.lock);
     sched.shutdown.store(true, std::memory_order_release);
@@ -1234,6 +1241,7 @@ int64_t runtime_destroy() {
     for (G* g : sched.allg) {
       GStatus s = g->status.load(std::memory_order_relaxed);
       if (s != GStatus::dead && s != GStatus::idle) abandoned++;
+      free_saved_stack(g);
       san::fiber_destroy(g->tsan_fiber);
       delete g;
     }
@@ -1264,6 +1272,8 @@ int64_t runtime_destroy() {
   sched.polling_nonblocking.store(false);
   sched.poller.store(nullptr);
   sched.shutdown.store(false);
+  sched.stacks_released.store(0);
+  sched.stack_bytes_saved.store(0);
   sched.procs = 0;
   spawned_without_p.store(0);
   return abandoned;

@@ -107,6 +107,15 @@ void yield();
 void sleep_until(Time t);
 void sleep_for(Duration d);
 
+// Lets the runtime give this goroutine's stack pages back to the kernel while it stays
+// parked on I/O (a socket read or write, accept, connect) for a second or more, as Go
+// shrinks the stacks of idle goroutines: the few hundred live bytes are kept aside and
+// copied back before it runs again. The caller promises that, while it is parked on I/O,
+// nothing else reads or writes its stack: objects that other goroutines use must live on
+// the heap (or on their stacks), not in this goroutine's frames. parkway's connection
+// pumps call this: an idle connection then costs no stack pages.
+void release_stack_when_idle();
+
 // The running goroutine's id (1, 2, ...), 0 outside goroutines.
 uint64_t goroutine_id();
 bool in_goroutine();
@@ -121,6 +130,8 @@ struct RuntimeStats {
   size_t stacks_cached_global = 0;  // dead goroutines' stacks in the global pool
   size_t stacks_released = 0;       // ... of which pages were returned to the kernel
   size_t max_stack_used = 0;        // deepest stack use seen (with measure_stacks)
+  int64_t idle_stacks_released = 0;  // goroutines whose stack pages are released now
+  int64_t idle_stack_bytes_saved = 0;  // live bytes kept aside for them
 };
 RuntimeStats runtime_stats();
 

@@ -46,6 +46,18 @@ struct G {
   std::atomic<uint64_t> wait_word{0};
   Timer wait_timer;
 
+  // Idle stack release (idle_stack.cpp). stack_private is the goroutine's promise that
+  // nothing else touches its stack while it is parked on I/O; io_slot is where its G*
+  // sits while it is (park_io). The goroutine writes both before parking; sysmon reads
+  // them while it is parked.
+  std::atomic<bool> stack_private{false};
+  std::atomic<std::atomic<uintptr_t>*> io_slot{nullptr};
+  std::atomic<uint32_t> io_parks{0};  // parks on I/O so far
+  uint32_t sysmon_parks = 0;          // sysmon's last look at io_parks (sysmon only)
+  std::atomic<uint8_t> stack_state{0};  // StackState (idle_stack.cpp)
+  std::byte* saved_stack = nullptr;   // the live bytes [sp, hi) while released
+  size_t saved_size = 0;
+
   void* tsan_fiber = nullptr;
 };
 
@@ -146,6 +158,9 @@ struct Sched {
   std::atomic<bool> shutdown{false};
   std::atomic<uint64_t> goid_gen{0};
   bool measure_stacks = false;              // RuntimeOptions::measure_stacks
+  std::atomic<bool> sysmon_started{false};  // idle_stack.cpp
+  std::atomic<int64_t> stacks_released{0};  // goroutines whose stack pages are released now
+  std::atomic<int64_t> stack_bytes_saved{0};  // live bytes kept aside for them
   std::atomic<size_t> max_stack_used{0};
   StackAllocator stacks;
 };
@@ -161,6 +176,15 @@ void setm(M* m);
 TimerHeap* current_timer_heap();
 void wake_poller(int64_t when);
 void wakep();
+
+// idle_stack.cpp
+void restore_stack(G* g);  // before running g, if its stack was released
+inline void ensure_stack(G* g) {
+  if (g->stack_state.load(std::memory_order_acquire) != 0) restore_stack(g);
+}
+void start_sysmon();
+void stop_sysmon();
+void free_saved_stack(G* g);
 
 // signal.cpp
 void install_stack_overflow_handler();
