@@ -45,7 +45,7 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
 
 SocketAddress SocketAddress::ipv4(const uint8_t bytes[4], uint16_t port) {
   SocketAddress a;
-  auto* sin = reinterpret_cast<sockaddr_in*>(&a.ss_);
+  auto* sin = &a.sa_.v4;
   sin->sin_family = AF_INET;
   sin->sin_port = htons(port);
   std::memcpy(&sin->sin_addr.s_addr, bytes, 4);
@@ -55,7 +55,7 @@ SocketAddress SocketAddress::ipv4(const uint8_t bytes[4], uint16_t port) {
 
 SocketAddress SocketAddress::ipv6(const uint8_t bytes[16], uint16_t port) {
   SocketAddress a;
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.ss_);
+  auto* sin6 = &a.sa_.v6;
   sin6->sin6_family = AF_INET6;
   sin6->sin6_port = htons(port);
   std::memcpy(sin6->sin6_addr.s6_addr, bytes, 16);
@@ -70,30 +70,31 @@ SocketAddress SocketAddress::loopback_v4(uint16_t port) {
 
 SocketAddress SocketAddress::from_sockaddr(const sockaddr* sa, socklen_t len) {
   SocketAddress a;
-  if (len > 0 && len <= static_cast<socklen_t>(sizeof a.ss_)) {
-    std::memcpy(&a.ss_, sa, len);
+  if (len > 0 && len <= static_cast<socklen_t>(sizeof a.sa_) &&
+      (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
+    std::memcpy(&a.sa_, sa, len);
     a.len_ = len;
   }
   return a;
 }
 
 uint16_t SocketAddress::port() const {
-  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss_)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_port);
+  if (family() == AF_INET) return ntohs(sa_.v4.sin_port);
+  if (family() == AF_INET6) return ntohs(sa_.v6.sin6_port);
   return 0;
 }
 
 void SocketAddress::set_port(uint16_t port) {
-  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&ss_)->sin_port = htons(port);
-  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&ss_)->sin6_port = htons(port);
+  if (family() == AF_INET) sa_.v4.sin_port = htons(port);
+  if (family() == AF_INET6) sa_.v6.sin6_port = htons(port);
 }
 
 std::string SocketAddress::ip_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr, buf, sizeof buf);
+    inet_ntop(AF_INET, &sa_.v4.sin_addr, buf, sizeof buf);
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr, buf, sizeof buf);
+    inet_ntop(AF_INET6, &sa_.v6.sin6_addr, buf, sizeof buf);
   } else {
     return "";
   }
@@ -107,7 +108,7 @@ std::string SocketAddress::to_string() const {
 }
 
 bool operator==(const SocketAddress& a, const SocketAddress& b) {
-  return a.len_ == b.len_ && std::memcmp(&a.ss_, &b.ss_, a.len_) == 0;
+  return a.len_ == b.len_ && std::memcmp(&a.sa_, &b.sa_, a.len_) == 0;
 }
 
 }  // namespace parkway::net

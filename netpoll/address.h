@@ -21,7 +21,7 @@ class SocketAddress {
   static SocketAddress loopback_v4(uint16_t port);
   static SocketAddress from_sockaddr(const sockaddr* sa, socklen_t len);
 
-  int family() const { return ss_.ss_family; }
+  int family() const { return sa_.generic.sa_family; }
   uint16_t port() const;
   void set_port(uint16_t port);
   // "192.0.2.1:80" or "[2001:db8::1]:443"; "(none)" when empty.
@@ -29,14 +29,20 @@ class SocketAddress {
   // Just the IP, without brackets or port.
   std::string ip_string() const;
 
-  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&ss_); }
+  const sockaddr* sockaddr_ptr() const { return &sa_.generic; }
   socklen_t length() const { return len_; }
   bool empty() const { return len_ == 0; }
 
   friend bool operator==(const SocketAddress& a, const SocketAddress& b);
 
  private:
-  sockaddr_storage ss_{};
+  // IPv4 or IPv6 only: 28 bytes, not sockaddr_storage's 128 (a connection keeps two).
+  union Storage {
+    sockaddr generic;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  };
+  Storage sa_{};
   socklen_t len_ = 0;
 };
 

@@ -272,6 +272,7 @@ void Connection::record_end() {
 }
 
 void Connection::run(ConnectionRegistry& registry) {
+  release_stack_when_idle();
   registry.add(this);
   client_.set_nodelay(true);
   std::string failures;
@@ -305,14 +306,14 @@ void Connection::run(ConnectionRegistry& registry) {
             std::chrono::duration_cast<std::chrono::microseconds>(connected_in).count(), "us");
   last_activity_ns_.store(sched::nanotime());
 
-  WaitGroup pumps;
-  pumps.add(1);
-  go([this, &pumps] {
+  pumps_.add(1);
+  go([this] {
+    release_stack_when_idle();
     pump(Direction::upstream_to_client);
-    pumps.done();
+    pumps_.done();
   });
   pump(Direction::client_to_upstream);
-  pumps.wait();
+  pumps_.wait();
 
   if (cause_.load() < 0) {
     // Both directions reached end of stream: a complete, orderly close.

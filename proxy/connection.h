@@ -4,7 +4,10 @@
 //              next endpoint, up to connect_attempts) --> pump both ways --> close
 //
 // Each direction is pumped by its own goroutine with netpoll's splice (the connection's
-// goroutine pumps client -> upstream, a second one upstream -> client). End of stream in
+// goroutine pumps client -> upstream, a second one upstream -> client). Both let the
+// runtime release their stack pages while they idle (release_stack_when_idle): an idle
+// connection holds no buffer, no pipe and no stack page. So everything the two share
+// lives in the Connection, on the heap, never in either goroutine's frames. End of stream in
 // one direction becomes shutdown(SHUT_WR) on the other side, and the connection is
 // closed when both directions have finished: half-close is carried through faithfully,
 // and since a pipe is always drained before the next read, every byte read is written
@@ -99,6 +102,7 @@ class Connection {
   std::atomic<bool> abort_requested_{false};
   std::atomic<bool> closed_abortively_{false};
   sched::SpinLock upstream_lock_;  // upstream_ is assigned after dial; abort() reads it
+  WaitGroup pumps_;               // the upstream -> client pump goroutine
 
   Connection* prev_ = nullptr;  // ConnectionRegistry
   Connection* next_ = nullptr;

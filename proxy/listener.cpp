@@ -115,9 +115,11 @@ void ListenerState::accept_loop() {
     go([self = shared_from_this(), cluster = std::move(cluster),
         listener_name = std::move(listener_name), conn = std::move(*c), peer]() mutable {
       {
-        Connection connection(std::move(listener_name), std::move(cluster), std::move(conn),
-                              peer);
-        connection.run(self->hooks_.registry);
+        // On the heap: the other pump and the registry use it, and this goroutine's stack
+        // may be released while it idles (Connection::run).
+        auto connection = std::make_unique<Connection>(std::move(listener_name),
+                                                       std::move(cluster), std::move(conn), peer);
+        connection->run(self->hooks_.registry);
       }
       self->connection_done();
       self->hooks_.connections.done();

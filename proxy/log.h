@@ -44,12 +44,16 @@ std::string concat(const Args&... args) {
 }  // namespace log
 
 // log_info("listener ", quoted(name), ": listening on ", addr): builds the line only if
-// the level is enabled.
-#define PW_LOG(level, ...)                                                              \
-  do {                                                                                  \
-    if (::parkway::proxy::log::enabled(level)) {                                        \
-      ::parkway::proxy::log::write(level, ::parkway::proxy::log::concat(__VA_ARGS__)); \
-    }                                                                                   \
+// the level is enabled, in a cold function of its own: the string stream that builds it
+// must not sit in the caller's frame (a goroutine parked deeper in that caller keeps its
+// frame alive, and its frames are what idle stack release has to keep aside).
+#define PW_LOG(level, ...)                                                                \
+  do {                                                                                    \
+    if (::parkway::proxy::log::enabled(level)) {                                          \
+      [&]() __attribute__((noinline, cold)) {                                             \
+        ::parkway::proxy::log::write(level, ::parkway::proxy::log::concat(__VA_ARGS__)); \
+      }();                                                                                \
+    }                                                                                     \
   } while (0)
 #define log_error(...) PW_LOG(::parkway::conf::LogLevel::error, __VA_ARGS__)
 #define log_warn(...) PW_LOG(::parkway::conf::LogLevel::warn, __VA_ARGS__)

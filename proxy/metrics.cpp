@@ -142,6 +142,12 @@ std::string Server::render_metrics() {
   w.family("parkway_runtime_goroutine_stack_size_bytes", MT::gauge,
            "Usable bytes of each goroutine stack (only touched pages are resident).");
   w.sample("parkway_runtime_goroutine_stack_size_bytes", {}, static_cast<uint64_t>(rs.stack_size));
+  w.family("parkway_runtime_idle_stacks_released", MT::gauge,
+           "Goroutines idle on I/O whose stack pages are given back to the kernel now.");
+  w.sample("parkway_runtime_idle_stacks_released", {}, rs.idle_stacks_released);
+  w.family("parkway_runtime_idle_stack_bytes_saved", MT::gauge,
+           "The live stack bytes kept aside for them, to copy back when they run.");
+  w.sample("parkway_runtime_idle_stack_bytes_saved", {}, rs.idle_stack_bytes_saved);
   w.family("parkway_netpoll_fds", MT::gauge, "Descriptors registered with the poller.");
   w.sample("parkway_netpoll_fds", {}, net::NetPoller::get().open_count());
 
