@@ -226,9 +226,11 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
   }
 
   bool copying = mode == SpliceMode::copy_only;
+  bool copy_once = false;  // no pipe to be had: move the next chunk through a buffer
   bool first = true;
   for (;;) {
-    if (copying) {
+    if (copying || copy_once) {
+      copy_once = false;
       // Wait for data holding no buffer; take one only to read what arrived.
       auto buf = buffers().get();
       IoResult r = src.io(Mode::read, false, [&](int fd) -> ssize_t {
@@ -262,6 +264,14 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
     result.spliced = true;
     // Fill: wait for data holding no pipe; take one only to splice what arrived.
     auto got = pipes().get();
+    if (!got && is_resource_exhausted(got.error())) {
+      // No descriptors left for a pipe (the process is at its RLIMIT_NOFILE) or no
+      // memory for one: this chunk goes through a buffer instead, which needs neither a
+      // descriptor nor much memory. The connection must not fail for the process's
+      // shortage; the next chunk tries a pipe again.
+      copy_once = true;
+      continue;
+    }
     if (!got) {
       result.end = TransferEnd::read_error;
       result.error = got.error();

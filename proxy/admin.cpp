@@ -1,5 +1,9 @@
 #include "proxy/admin.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include "proxy/http.h"
 #include "proxy/log.h"
 #include "scheduler/runtime.h"
@@ -17,6 +21,7 @@ constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf
 AdminServer::AdminServer(net::Listener socket, int max_connections, Routes routes)
     : socket_(std::move(socket)), slots_(max_connections), routes_(std::move(routes)) {
   if (auto a = socket_.local_address()) address_ = *a;
+  reserve_descriptor();
 }
 
 AdminServer::~AdminServer() { stop(); }
@@ -34,13 +39,44 @@ void AdminServer::stop() {
     stopped_.wait();
     open_.wait();
   }
+  release_descriptor();
+}
+
+void AdminServer::reserve_descriptor() {
+  if (reserve_.load() >= 0) return;
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int none = -1;
+  if (fd >= 0 && !reserve_.compare_exchange_strong(none, fd)) ::close(fd);
+}
+
+bool AdminServer::release_descriptor() {
+  const int fd = reserve_.exchange(-1);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// Whether a connection is waiting to be accepted (poll needs no descriptor of its own).
+bool AdminServer::client_waiting() {
+  return socket_.fd().with_fd([](int s) {
+    pollfd p{s, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0 ? 1 : 0;
+  }) == 1;
 }
 
 void AdminServer::accept_loop() {
   while (!stopping_.load()) {
     slots_.acquire();  // at the limit, the kernel queues admin clients
     if (stopping_.load()) break;
+    reserve_descriptor();  // if it was used, or could not be had before
     auto c = socket_.accept();
+    // Out of descriptors with a client waiting: give it the reserve (see admin.h).
+    bool reserved = false;
+    if (!c && net::is_resource_exhausted(c.error()) && client_waiting() &&
+        release_descriptor()) {
+      reserved = true;
+      c = socket_.accept();
+    }
     if (!c) {
       slots_.release();
       if (net::is_closed(c.error()) || stopping_.load()) break;
@@ -52,8 +88,9 @@ void AdminServer::accept_loop() {
       continue;
     }
     open_.add(1);
-    go([this, conn = std::move(*c)]() mutable {
-      serve(std::move(conn));
+    go([this, conn = std::move(*c), reserved]() mutable {
+      serve(std::move(conn));  // closes it
+      if (reserved) reserve_descriptor();
       slots_.release();
       open_.done();
     });

@@ -9,6 +9,13 @@
 // only); anything else gets a proper 4xx. It has its own connection limit, so it stays
 // reachable when the data listeners are saturated. No authentication: bind it to
 // loopback or keep it behind a firewall.
+//
+// It also stays reachable when the process is out of descriptors (RLIMIT_NOFILE), which
+// is when its metrics matter most: it keeps one descriptor in reserve (/dev/null, opened
+// at start), and when accept fails for lack of descriptors while an admin client is
+// waiting, it closes the reserve and accepts into that slot. That client is served, and
+// the reserve is taken back when it is done. Best effort: a data listener may take the
+// freed slot first, and then the reserve comes back as soon as a descriptor frees up.
 #pragma once
 
 #include <atomic>
@@ -40,6 +47,10 @@ class AdminServer {
  private:
   void accept_loop();
   void serve(net::Conn conn);
+  // The reserve descriptor: take it (if not held), give it up for an accept.
+  void reserve_descriptor();
+  bool release_descriptor();
+  bool client_waiting();
   std::string respond(const std::string& method, const std::string& target);
 
   net::Listener socket_;
@@ -50,6 +61,7 @@ class AdminServer {
   Notification stopped_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
+  std::atomic<int> reserve_{-1};  // the reserve descriptor, or -1 (in use, or not to be had)
 };
 
 }  // namespace parkway::proxy

@@ -1,5 +1,8 @@
 #include "proxy/connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -52,6 +55,11 @@ size_t ConnectionRegistry::size() {
 
 namespace {
 
+using namespace std::chrono_literals;
+
+// How often a pump parked on a write looks whether the side it reads from was reset.
+constexpr Duration kPeerCheck = 1s;
+
 int64_t ns_of(Duration d) { return d.count(); }
 
 Time time_of(int64_t ns) { return Time(Duration(ns)); }
@@ -64,6 +72,27 @@ std::string describe_failure(std::error_code ec, Duration timeout) {
   }
   if (net::is_refused(ec)) return "refused";
   return ec.message();
+}
+
+// Whether a socket has an error pending (a reset received, say), without consuming it:
+// poll(2) reports POLLERR while the socket's error is set. POLLHUP alone is no error: it
+// is also what a socket that finished both ways in order reports.
+bool has_pending_error(net::Conn& c) {
+  return c.fd().with_fd([](int s) {
+    pollfd p{s, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0 ? 1 : 0;
+  }) == 1;
+}
+
+// Whether a connected socket was reset: TCP_CLOSE is where a reset leaves it (an orderly
+// end of stream from the peer leaves it in CLOSE_WAIT, while our side is open).
+bool was_reset(net::Conn& c) {
+  return c.fd().with_fd([](int s) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    return info.tcpi_state == TCP_CLOSE ? 1 : 0;
+  }) == 1;
 }
 
 const char* direction_name(Direction d) {
@@ -130,7 +159,15 @@ void Connection::arm(Direction d) {
   net::Conn& dst = d == Direction::client_to_upstream ? upstream_ : client_;
   const Time t = deadline();
   src.set_read_deadline(t);
-  dst.set_write_deadline(t);
+  // A pump parked on a write to a peer that has stopped reading is the only goroutine
+  // that reads `src`, so nothing would notice `src` being reset meanwhile (the other pump
+  // is parked on the other socket): the connection, and the stalled peer's socket, would
+  // be held until a timeout. So a write wakes at least every kPeerCheck to look at `src`
+  // (pump(), below). The cost: a stalled write wakes once per kPeerCheck; and after a read
+  // that waited longer than that, the write deadline has passed, so the first write of
+  // the burst times out at once, keeps its bytes in the carry, and goes round the loop
+  // once more (one poll(2) and one re-arm per burst after a pause).
+  dst.set_write_deadline(std::min(t, now() + kPeerCheck));
   // Checked after setting: abort() sets the flag, then the past deadlines. Either we see
   // the flag here, or its past deadlines land after ours (the PollDesc lock orders them).
   if (abort_requested_.load()) {
@@ -170,7 +207,19 @@ net::Result<net::Conn> Connection::dial(std::string* failures, bool* no_endpoint
     if (!addr) continue;  // its addresses went away since pick()
     ep->active.fetch_add(1, std::memory_order_relaxed);
     bump(ep->counters.connects);
-    auto c = net::Conn::dial(*addr, now() + cfg.connect_timeout);
+    const Time attempt_deadline = now() + cfg.connect_timeout;
+    auto c = net::Conn::dial(*addr, attempt_deadline);
+    // Out of descriptors (or kernel memory) for the upstream socket is this process's
+    // condition, not the endpoint's: failing now would close a client that was just
+    // accepted (an empty stream, or a reset if it had sent bytes) and blame a healthy
+    // endpoint. Wait for a descriptor instead, backing off as the listener does, within
+    // this attempt's connect_timeout: the client waits as it would in the backlog.
+    for (Duration backoff = 5ms; !c && net::is_resource_exhausted(c.error()) &&
+                                 now() < attempt_deadline && !abort_requested_.load();
+         backoff = std::min<Duration>(backoff * 2, 100ms)) {
+      sleep_for(std::min<Duration>(backoff, attempt_deadline - now()));
+      c = net::Conn::dial(*addr, attempt_deadline);
+    }
     if (c) {
       endpoint_ = ep;
       upstream_address_ = *addr;
@@ -199,14 +248,28 @@ void Connection::pump(Direction d) {
     const net::SpliceResult r =
         net::splice(dst.fd(), src.fd(), &observer, net::SpliceMode::automatic, &carry);
     if (r.end == net::TransferEnd::eof) {
+      // An end of stream can be a reset in disguise. The kernel reports a reset once:
+      // if the other pump's write to `src` took it, our read then sees a plain end of
+      // stream. While the other direction is still open (we have not sent `src` our
+      // FIN), a peer that ended in order leaves `src` in CLOSE_WAIT; only a reset takes it
+      // to CLOSE. Passing a reset on as an end of stream would let the other peer take a
+      // cut-off stream for a complete one.
+      if (!done_[static_cast<int>(other)].load() && was_reset(src)) {
+        log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
+                  direction_name(d), ": end of stream after a reset");
+        finish(d == Direction::client_to_upstream ? CloseCause::client_reset
+                                                  : CloseCause::upstream_reset);
+        return;
+      }
       // Half-close: pass the end of stream on, keep the other direction going. Record
       // that this direction finished first before passing it on: once the peer sees the
       // end of stream it may answer with its own, and the other pump must not record
-      // first (the close cause would name the wrong side).
+      // first (the close cause would name the wrong side). Done before the FIN goes out,
+      // so that the other pump's check above never mistakes our FIN's effect for a reset.
       int none = -1;
       first_fin_.compare_exchange_strong(none, static_cast<int>(d));
-      dst.shutdown_write();
       done_[static_cast<int>(d)].store(true);
+      dst.shutdown_write();
       // The other direction now lives under fin_timeout: move its deadlines.
       if (!done_[static_cast<int>(other)].load()) arm(other);
       return;
@@ -227,6 +290,16 @@ void Connection::pump(Direction d) {
       const int64_t limit = fin ? fin_ns_ : idle_ns_;
       if (limit > 0 && t - last_activity_ns_.load() >= limit) {
         finish(fin ? CloseCause::fin_timeout : CloseCause::idle_timeout);
+        return;
+      }
+      // Parked on a write (see arm()): has the side we read from been reset meanwhile?
+      if (r.end == net::TransferEnd::write_error && has_pending_error(src)) {
+        log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
+                  direction_name(d), ": reset by the ",
+                  d == Direction::client_to_upstream ? "client" : "upstream",
+                  " while the other side was not reading");
+        finish(d == Direction::client_to_upstream ? CloseCause::client_reset
+                                                  : CloseCause::upstream_reset);
         return;
       }
       continue;  // bytes moved the other way meanwhile: wait on (a write keeps its carry)

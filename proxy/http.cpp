@@ -28,8 +28,23 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+// Whether the head has a line ending other than CRLF: a bare LF or a bare CR. Lenient
+// servers take a bare LF as a line end; this strict one rejects either at once (RFC 9112
+// 2.2 allows both), instead of waiting for a CRLF CRLF that will never come and answering
+// 408 after the request timeout.
+bool has_bare_line_ending(std::string_view head) {
+  for (size_t i = 0; i < head.size(); i++) {
+    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return true;
+    if (head[i] == '\r' && i + 1 < head.size() && head[i + 1] != '\n') return true;
+  }
+  return false;
+}
+
 Parse parse_request(std::string_view buf, Request* out, size_t* consumed) {
   const size_t end = buf.find("\r\n\r\n");
+  if (has_bare_line_ending(buf.substr(0, std::min(end, kMaxRequestBytes + 4)))) {
+    return Parse::bad_request;
+  }
   if (end == std::string_view::npos) {
     // A request line alone may already be hopeless.
     const size_t line_end = buf.find("\r\n");

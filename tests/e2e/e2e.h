@@ -20,6 +20,7 @@
 #include "scheduler/runtime.h"
 #include "scheduler/sync.h"
 #include "tests/e2e/proxy_process.h"
+#include "tests/e2e/time_scale.h"
 #include "tests/netpoll/helpers.h"
 #include "tests/support/go_check.h"
 

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <mutex>
 
 #include "scheduler/sync.h"
+#include "tests/e2e/time_scale.h"
 
 extern char** environ;
 
@@ -65,7 +67,7 @@ namespace {
 
 // What the child reports through the close-on-exec error pipe when a step before exec
 // fails. Nothing arrives when exec succeeds (the pipe closes with the exec).
-enum class Step : int { setup = 1, unshare, make_private, bind_hosts, exec };
+enum class Step : int { setup = 1, unshare, make_private, bind_hosts, rlimit, exec };
 
 const char* step_name(Step s) {
   switch (s) {
@@ -77,6 +79,8 @@ const char* step_name(Step s) {
       return "mount --make-rprivate /";
     case Step::bind_hosts:
       return "bind-mount over /etc/hosts";
+    case Step::rlimit:
+      return "setrlimit(RLIMIT_NOFILE)";
     case Step::exec:
       return "exec";
   }
@@ -155,6 +159,8 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
       options.private_hosts_file.empty() ? nullptr : options.private_hosts_file.c_str();
   const char* resolv =
       options.private_resolv_conf.empty() ? nullptr : options.private_resolv_conf.c_str();
+  const bool set_nofile = options.rlimit_nofile.has_value();
+  const rlimit nofile{options.rlimit_nofile.value_or(0), options.rlimit_nofile.value_or(0)};
 
   int out_pipe[2], err_pipe[2], status_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) throw SpawnError("pipe2", errno);
@@ -214,6 +220,8 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
         fail(Step::bind_hosts);
       }
     }
+    // Last: the steps above may need descriptors of their own.
+    if (set_nofile && setrlimit(RLIMIT_NOFILE, &nofile) != 0) fail(Step::rlimit);
     execve(argv[0], argv.data(), envp.data());
     fail(Step::exec);
   }
@@ -311,7 +319,7 @@ std::vector<LogMatch> ProxyProcess::wait_for_log_count(const std::string& re, si
                                                        std::chrono::milliseconds timeout,
                                                        size_t from) {
   const std::regex pattern(re);
-  const Time deadline = now() + timeout;
+  const Time deadline = now() + scaled(timeout);
   std::vector<LogMatch> found;
   size_t scanned = from;
   for (;;) {
@@ -379,7 +387,7 @@ net::SocketAddress ProxyProcess::address_of(const std::string& name) const {
 void ProxyProcess::signal(int sig) const { ::kill(pid_, sig); }
 
 std::optional<int> ProxyProcess::wait_exit(std::chrono::milliseconds timeout) {
-  const Time deadline = now() + timeout;
+  const Time deadline = now() + scaled(timeout);
   for (;;) {
     std::shared_ptr<Notification> change;
     {

@@ -63,6 +63,9 @@ struct SpawnOptions {
   // to the child's pid.
   std::vector<int> listen_fds;
   std::vector<std::string> listen_fdnames;
+  // When set: RLIMIT_NOFILE of the child (soft and hard, both), set just before exec, so
+  // that a test can run parkway out of descriptors without lowering its own limit.
+  std::optional<unsigned long> rlimit_nofile;
 };
 
 // The child could not be started; `err` is the errno of the step that failed.
@@ -93,7 +96,7 @@ class ProxyProcess {
   pid_t pid() const { return pid_; }
 
   // The first line of stderr at or after line `from` that matches `re` (regex_search),
-  // waiting up to `timeout` for it to be written. std::nullopt on timeout, or once the
+  // waiting up to `timeout` (times time_scale(), see time_scale.h) for it to be written. std::nullopt on timeout, or once the
   // process has exited without writing it.
   std::optional<LogMatch> wait_for_log(const std::string& re,
                                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
@@ -114,7 +117,7 @@ class ProxyProcess {
   net::SocketAddress address_of(const std::string& name) const;
 
   void signal(int sig) const;
-  // Waits up to `timeout` for the process to exit: its exit code, or 128 + the signal
+  // Waits up to `timeout` (times time_scale()) for the process to exit: its exit code, or 128 + the signal
   // that killed it; std::nullopt if it is still running.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
