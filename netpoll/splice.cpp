@@ -178,139 +178,168 @@ SpliceCarry::~SpliceCarry() {
   delete static_cast<Buffer*>(buf_);
 }
 
-SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mode,
-                    SpliceCarry* carry) {
-  SpliceResult result;
-  Pipe held;
-  size_t held_bytes = 0;
-  void* held_buf = nullptr;
-  size_t held_off = 0, held_len = 0;
-  // On the way out, whatever could not be written goes (back) to the carry.
-  auto stash = [&] {
-    if (carry == nullptr) return;
-    if (held_bytes > 0) {
-      carry->pipe_r_ = held.r;
-      carry->pipe_w_ = held.w;
-      carry->pipe_bytes_ = held_bytes;
-    }
-    if (held_buf != nullptr) {
-      carry->buf_ = held_buf;
-      carry->buf_off_ = held_off;
-      carry->buf_len_ = held_len;
-    }
+// splice() in pieces. The loop that waits for data is kept to a small frame: an idle
+// transfer parks in it, and an idle goroutine's live stack is what the runtime keeps
+// aside when it releases the stack's pages (scheduler/idle_stack.cpp). The work on a
+// chunk happens in functions of their own, off the stack while the transfer waits.
+struct SpliceCarryAccess {
+  struct Transfer {
+    FD& dst;
+    FD& src;
+    TransferObserver* observer;
+    SpliceCarry* carry;
+    SpliceResult& result;
+    bool copying;
+    bool copy_once = false;  // no pipe to be had: move the next chunk through a buffer
+    bool first = true;       // no splice has worked yet (EINVAL then means: copy)
   };
+  enum class Step { more, would_block, done };
 
-  // First deliver what an earlier call could not write.
-  if (carry != nullptr && carry->pipe_bytes_ > 0) {
-    result.spliced = true;
-    Pipe p{carry->pipe_r_, carry->pipe_w_};
-    size_t left = carry->pipe_bytes_;
-    carry->pipe_r_ = carry->pipe_w_ = -1;
-    carry->pipe_bytes_ = 0;
-    if (!drain_pipe(dst, p, left, observer, result, carry, &held, &held_bytes)) {
-      stash();
-      return result;
+  // First delivers what an earlier call could not write; false if that failed again.
+  [[gnu::noinline]] static bool deliver_carried(Transfer& t) {
+    SpliceCarry& carry = *t.carry;
+    if (carry.pipe_bytes_ > 0) {
+      t.result.spliced = true;
+      Pipe p{carry.pipe_r_, carry.pipe_w_};
+      const size_t left = carry.pipe_bytes_;
+      carry.pipe_r_ = carry.pipe_w_ = -1;
+      carry.pipe_bytes_ = 0;
+      if (!drain_pipe(t.dst, p, left, t.observer, t.result, t.carry, &p, &carry.pipe_bytes_)) {
+        if (carry.pipe_bytes_ > 0) {
+          carry.pipe_r_ = p.r;
+          carry.pipe_w_ = p.w;
+        }
+        return false;
+      }
+      pipes().put(p);
+    } else if (carry.buf_ != nullptr) {
+      std::unique_ptr<Buffer> b(static_cast<Buffer*>(carry.buf_));
+      const size_t off = carry.buf_off_, len = carry.buf_len_;
+      carry.buf_ = nullptr;
+      carry.buf_off_ = carry.buf_len_ = 0;
+      if (!drain_buffer(t.dst, b, off, len, t.observer, t.result, t.carry, &carry.buf_,
+                        &carry.buf_off_, &carry.buf_len_)) {
+        return false;
+      }
+      buffers().put(std::move(b));
     }
-    pipes().put(p);
-  } else if (carry != nullptr && carry->buf_ != nullptr) {
-    std::unique_ptr<Buffer> b(static_cast<Buffer*>(carry->buf_));
-    size_t off = carry->buf_off_, len = carry->buf_len_;
-    carry->buf_ = nullptr;
-    carry->buf_off_ = carry->buf_len_ = 0;
-    if (!drain_buffer(dst, b, off, len, observer, result, carry, &held_buf, &held_off,
-                      &held_len)) {
-      stash();
-      return result;
-    }
-    buffers().put(std::move(b));
+    return true;
   }
 
-  bool copying = mode == SpliceMode::copy_only;
-  bool copy_once = false;  // no pipe to be had: move the next chunk through a buffer
-  bool first = true;
-  for (;;) {
-    if (copying || copy_once) {
-      copy_once = false;
-      // Wait for data holding no buffer; take one only to read what arrived.
-      auto buf = buffers().get();
-      IoResult r = src.io(Mode::read, false, [&](int fd) -> ssize_t {
-        ssize_t n = ::read(fd, buf->data(), buf->size());
-        return n >= 0 ? n : -current_errno();
-      });
-      if (would_block(r.error)) {
-        buffers().put(std::move(buf));
-        if (auto ec = src.wait(Mode::read)) {
-          result.end = TransferEnd::read_error;
-          result.error = ec;
-          return result;
-        }
-        continue;
-      }
-      if (r.error || r.bytes == 0) {
-        buffers().put(std::move(buf));
-        result.end = r.error ? TransferEnd::read_error : TransferEnd::eof;
-        result.error = r.error;
-        return result;
-      }
-      if (!drain_buffer(dst, buf, 0, r.bytes, observer, result, carry, &held_buf, &held_off,
-                        &held_len)) {
-        stash();
-        return result;
-      }
+  // One chunk through a buffer, taken only once data is there.
+  [[gnu::noinline]] static Step copy_chunk(Transfer& t) {
+    auto buf = buffers().get();
+    IoResult r = t.src.io(Mode::read, false, [&](int fd) -> ssize_t {
+      ssize_t n = ::read(fd, buf->data(), buf->size());
+      return n >= 0 ? n : -current_errno();
+    });
+    if (would_block(r.error)) {
       buffers().put(std::move(buf));
-      continue;
+      return Step::would_block;
     }
+    if (r.error || r.bytes == 0) {
+      buffers().put(std::move(buf));
+      t.result.end = r.error ? TransferEnd::read_error : TransferEnd::eof;
+      t.result.error = r.error;
+      return Step::done;
+    }
+    void* held = nullptr;
+    size_t off = 0, len = 0;
+    if (!drain_buffer(t.dst, buf, 0, r.bytes, t.observer, t.result, t.carry, &held, &off,
+                      &len)) {
+      if (held != nullptr) {
+        t.carry->buf_ = held;
+        t.carry->buf_off_ = off;
+        t.carry->buf_len_ = len;
+      }
+      return Step::done;
+    }
+    buffers().put(std::move(buf));
+    return Step::more;
+  }
 
-    result.spliced = true;
-    // Fill: wait for data holding no pipe; take one only to splice what arrived.
+  // One chunk through a pipe, taken only once data is there; emptied into dst before
+  // the next.
+  [[gnu::noinline]] static Step splice_chunk(Transfer& t) {
+    t.result.spliced = true;
     auto got = pipes().get();
     if (!got && is_resource_exhausted(got.error())) {
       // No descriptors left for a pipe (the process is at its RLIMIT_NOFILE) or no
       // memory for one: this chunk goes through a buffer instead, which needs neither a
       // descriptor nor much memory. The connection must not fail for the process's
       // shortage; the next chunk tries a pipe again.
-      copy_once = true;
-      continue;
+      t.copy_once = true;
+      return Step::more;
     }
     if (!got) {
-      result.end = TransferEnd::read_error;
-      result.error = got.error();
-      return result;
+      t.result.end = TransferEnd::read_error;
+      t.result.error = got.error();
+      return Step::done;
     }
     Pipe p = *got;
-    IoResult in = src.io(Mode::read, false, [&](int fd) -> ssize_t {
+    IoResult in = t.src.io(Mode::read, false, [&](int fd) -> ssize_t {
       ssize_t n = ::splice(fd, nullptr, p.w, nullptr, kPipeSize, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       return n >= 0 ? n : -current_errno();
     });
     if (would_block(in.error)) {
       pipes().put(p);
+      return Step::would_block;
+    }
+    if (in.error == std::errc::invalid_argument && t.first) {
+      // This pair of sockets cannot be spliced: copy through a buffer instead.
+      pipes().put(p);
+      t.copying = true;
+      t.result.spliced = false;
+      return Step::more;
+    }
+    if (in.error || in.bytes == 0) {
+      pipes().put(p);  // empty: nothing was spliced into it
+      t.result.end = in.error ? TransferEnd::read_error : TransferEnd::eof;
+      t.result.error = in.error;
+      return Step::done;
+    }
+    t.first = false;
+    Pipe held;
+    size_t held_bytes = 0;
+    if (!drain_pipe(t.dst, p, in.bytes, t.observer, t.result, t.carry, &held, &held_bytes)) {
+      if (held_bytes > 0) {
+        t.carry->pipe_r_ = held.r;
+        t.carry->pipe_w_ = held.w;
+        t.carry->pipe_bytes_ = held_bytes;
+      }
+      return Step::done;
+    }
+    pipes().put(p);
+    return Step::more;
+  }
+};
+
+SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mode,
+                    SpliceCarry* carry) {
+  using A = SpliceCarryAccess;
+  SpliceResult result;
+  A::Transfer t{dst, src, observer, carry, result, mode == SpliceMode::copy_only};
+  if (carry != nullptr && (carry->pipe_bytes_ > 0 || carry->buf_ != nullptr) &&
+      !A::deliver_carried(t)) {
+    return result;
+  }
+  for (;;) {
+    A::Step step;
+    if (t.copying || t.copy_once) {
+      t.copy_once = false;
+      step = A::copy_chunk(t);
+    } else {
+      step = A::splice_chunk(t);
+    }
+    if (step == A::Step::done) return result;
+    if (step == A::Step::would_block) {
+      // Wait for data holding no pipe and no buffer.
       if (auto ec = src.wait(Mode::read)) {
         result.end = TransferEnd::read_error;
         result.error = ec;
         return result;
       }
-      continue;
     }
-    if (in.error == std::errc::invalid_argument && first) {
-      // This pair of sockets cannot be spliced: copy through a buffer instead.
-      pipes().put(p);
-      copying = true;
-      result.spliced = false;
-      continue;
-    }
-    if (in.error || in.bytes == 0) {
-      pipes().put(p);  // empty: nothing was spliced into it
-      result.end = in.error ? TransferEnd::read_error : TransferEnd::eof;
-      result.error = in.error;
-      return result;
-    }
-    first = false;
-    // Drain: everything in the pipe goes to dst before the next fill.
-    if (!drain_pipe(dst, p, in.bytes, observer, result, carry, &held, &held_bytes)) {
-      stash();
-      return result;
-    }
-    pipes().put(p);
   }
 }
 

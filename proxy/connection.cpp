@@ -102,20 +102,12 @@ const char* direction_name(Direction d) {
 }  // namespace
 
 // Counts bytes and records activity as the transfer of one direction goes.
-class Connection::Pump final : public net::TransferObserver {
- public:
-  Pump(Connection& c, Direction d) : c_(c), d_(d) {}
-  void on_transferred(size_t n) override {
-    c_.bytes_[static_cast<int>(d_)].fetch_add(n, std::memory_order_relaxed);
-    c_.last_activity_ns_.store(sched::nanotime(), std::memory_order_relaxed);
-    EndpointCounters& ec = c_.endpoint_->counters;
-    bump(d_ == Direction::client_to_upstream ? ec.bytes_sent : ec.bytes_received, n);
-  }
-
- private:
-  Connection& c_;
-  Direction d_;
-};
+void Connection::Pump::on_transferred(size_t n) {
+  c_.bytes_[static_cast<int>(d_)].fetch_add(n, std::memory_order_relaxed);
+  c_.last_activity_ns_.store(sched::nanotime(), std::memory_order_relaxed);
+  EndpointCounters& ec = c_.endpoint_->counters;
+  bump(d_ == Direction::client_to_upstream ? ec.bytes_sent : ec.bytes_received, n);
+}
 
 Connection::Connection(std::string listener, std::shared_ptr<ClusterState> cluster,
                        net::Conn client, net::SocketAddress peer)
@@ -236,88 +228,95 @@ net::Result<net::Conn> Connection::dial(std::string* failures, bool* no_endpoint
   return last;
 }
 
+// The loop a pump goroutine idles in, parked in splice(): its frame is kept small (what
+// the two pumps share lives in the Connection), since an idle pump's live stack is what
+// the runtime keeps aside when it releases the stack's pages.
 void Connection::pump(Direction d) {
+  net::Conn& src = d == Direction::client_to_upstream ? client_ : upstream_;
+  net::Conn& dst = d == Direction::client_to_upstream ? upstream_ : client_;
+  const int i = static_cast<int>(d);
+  do {
+    arm(d);
+  } while (after_transfer(d, net::splice(dst.fd(), src.fd(), &observers_[i],
+                                          net::SpliceMode::automatic, &carries_[i])));
+}
+
+// What a splice() that returned means: false when this direction is finished.
+[[gnu::noinline]] bool Connection::after_transfer(Direction d, const net::SpliceResult& r) {
   net::Conn& src = d == Direction::client_to_upstream ? client_ : upstream_;
   net::Conn& dst = d == Direction::client_to_upstream ? upstream_ : client_;
   const Direction other = d == Direction::client_to_upstream ? Direction::upstream_to_client
                                                              : Direction::client_to_upstream;
-  Pump observer(*this, d);
-  net::SpliceCarry carry;  // bytes in flight when a write timed out
-  for (;;) {
-    arm(d);
-    const net::SpliceResult r =
-        net::splice(dst.fd(), src.fd(), &observer, net::SpliceMode::automatic, &carry);
-    if (r.end == net::TransferEnd::eof) {
-      // An end of stream can be a reset in disguise. The kernel reports a reset once:
-      // if the other pump's write to `src` took it, our read then sees a plain end of
-      // stream. While the other direction is still open (we have not sent `src` our
-      // FIN), a peer that ended in order leaves `src` in CLOSE_WAIT; only a reset takes it
-      // to CLOSE. Passing a reset on as an end of stream would let the other peer take a
-      // cut-off stream for a complete one.
-      if (!done_[static_cast<int>(other)].load() && was_reset(src)) {
-        log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
-                  direction_name(d), ": end of stream after a reset");
-        finish(d == Direction::client_to_upstream ? CloseCause::client_reset
-                                                  : CloseCause::upstream_reset);
-        return;
-      }
-      // Half-close: pass the end of stream on, keep the other direction going. Record
-      // that this direction finished first before passing it on: once the peer sees the
-      // end of stream it may answer with its own, and the other pump must not record
-      // first (the close cause would name the wrong side). Done before the FIN goes out,
-      // so that the other pump's check above never mistakes our FIN's effect for a reset.
-      int none = -1;
-      first_fin_.compare_exchange_strong(none, static_cast<int>(d));
-      done_[static_cast<int>(d)].store(true);
-      dst.shutdown_write();
-      // The other direction now lives under fin_timeout: move its deadlines.
-      if (!done_[static_cast<int>(other)].load()) arm(other);
-      return;
+  if (r.end == net::TransferEnd::eof) {
+    // An end of stream can be a reset in disguise. The kernel reports a reset once:
+    // if the other pump's write to `src` took it, our read then sees a plain end of
+    // stream. While the other direction is still open (we have not sent `src` our
+    // FIN), a peer that ended in order leaves `src` in CLOSE_WAIT; only a reset takes it
+    // to CLOSE. Passing a reset on as an end of stream would let the other peer take a
+    // cut-off stream for a complete one.
+    if (!done_[static_cast<int>(other)].load() && was_reset(src)) {
+      log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
+                direction_name(d), ": end of stream after a reset");
+      finish(d == Direction::client_to_upstream ? CloseCause::client_reset
+                                                : CloseCause::upstream_reset);
+      return false;
     }
-    if (abort_requested_.load(std::memory_order_acquire)) {
-      finish(static_cast<CloseCause>(cause_.load()));
-      return;
-    }
-    if (net::is_closed(r.error)) return;  // the other pump finished the connection
-    if (net::is_timeout(r.error)) {
-      const int64_t t = sched::nanotime();
-      if (max_deadline_ != kNoDeadline && t >= sched::to_nanos(max_deadline_)) {
-        finish(CloseCause::max_duration);
-        return;
-      }
-      const bool half = done_[0].load() || done_[1].load();
-      const bool fin = half && fin_ns_ > 0;
-      const int64_t limit = fin ? fin_ns_ : idle_ns_;
-      if (limit > 0 && t - last_activity_ns_.load() >= limit) {
-        finish(fin ? CloseCause::fin_timeout : CloseCause::idle_timeout);
-        return;
-      }
-      // Parked on a write (see arm()): has the side we read from been reset meanwhile?
-      if (r.end == net::TransferEnd::write_error && has_pending_error(src)) {
-        log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
-                  direction_name(d), ": reset by the ",
-                  d == Direction::client_to_upstream ? "client" : "upstream",
-                  " while the other side was not reading");
-        finish(d == Direction::client_to_upstream ? CloseCause::client_reset
-                                                  : CloseCause::upstream_reset);
-        return;
-      }
-      continue;  // bytes moved the other way meanwhile: wait on (a write keeps its carry)
-    }
-    // A real error: which side?
-    const bool on_client =
-        (r.end == net::TransferEnd::read_error) == (d == Direction::client_to_upstream);
-    CloseCause cause;
-    if (net::is_reset(r.error)) {
-      cause = on_client ? CloseCause::client_reset : CloseCause::upstream_reset;
-    } else {
-      cause = on_client ? CloseCause::client_error : CloseCause::upstream_error;
-    }
-    log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
-              direction_name(d), ": ", r.error.message());
-    finish(cause);
-    return;
+    // Half-close: pass the end of stream on, keep the other direction going. Record
+    // that this direction finished first before passing it on: once the peer sees the
+    // end of stream it may answer with its own, and the other pump must not record
+    // first (the close cause would name the wrong side). Done before the FIN goes out,
+    // so that the other pump's check above never mistakes our FIN's effect for a reset.
+    int none = -1;
+    first_fin_.compare_exchange_strong(none, static_cast<int>(d));
+    done_[static_cast<int>(d)].store(true);
+    dst.shutdown_write();
+    // The other direction now lives under fin_timeout: move its deadlines.
+    if (!done_[static_cast<int>(other)].load()) arm(other);
+    return false;
   }
+  if (abort_requested_.load(std::memory_order_acquire)) {
+    finish(static_cast<CloseCause>(cause_.load()));
+    return false;
+  }
+  if (net::is_closed(r.error)) return false;  // the other pump finished the connection
+  if (net::is_timeout(r.error)) {
+    const int64_t t = sched::nanotime();
+    if (max_deadline_ != kNoDeadline && t >= sched::to_nanos(max_deadline_)) {
+      finish(CloseCause::max_duration);
+      return false;
+    }
+    const bool half = done_[0].load() || done_[1].load();
+    const bool fin = half && fin_ns_ > 0;
+    const int64_t limit = fin ? fin_ns_ : idle_ns_;
+    if (limit > 0 && t - last_activity_ns_.load() >= limit) {
+      finish(fin ? CloseCause::fin_timeout : CloseCause::idle_timeout);
+      return false;
+    }
+    // Parked on a write (see arm()): has the side we read from been reset meanwhile?
+    if (r.end == net::TransferEnd::write_error && has_pending_error(src)) {
+      log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
+                direction_name(d), ": reset by the ",
+                d == Direction::client_to_upstream ? "client" : "upstream",
+                " while the other side was not reading");
+      finish(d == Direction::client_to_upstream ? CloseCause::client_reset
+                                                : CloseCause::upstream_reset);
+      return false;
+    }
+    return true;  // bytes moved the other way meanwhile: wait on (a write keeps its carry)
+  }
+  // A real error: which side?
+  const bool on_client =
+      (r.end == net::TransferEnd::read_error) == (d == Direction::client_to_upstream);
+  CloseCause cause;
+  if (net::is_reset(r.error)) {
+    cause = on_client ? CloseCause::client_reset : CloseCause::upstream_reset;
+  } else {
+    cause = on_client ? CloseCause::client_error : CloseCause::upstream_error;
+  }
+  log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
+            direction_name(d), ": ", r.error.message());
+  finish(cause);
+  return false;
 }
 
 // Counts the close cause and writes the access log line.

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "netpoll/socket.h"
+#include "netpoll/splice.h"
 #include "proxy/close_cause.h"
 #include "proxy/cluster.h"
 #include "scheduler/internal/futex.h"
@@ -71,10 +72,10 @@ class Connection {
 
  private:
   friend class ConnectionRegistry;
-  class Pump;
 
   net::Result<net::Conn> dial(std::string* failures, bool* no_endpoint);
   void pump(Direction d);
+  bool after_transfer(Direction d, const net::SpliceResult& r);
   Time deadline() const;
   void arm(Direction d);
   void finish(CloseCause cause);
@@ -103,6 +104,19 @@ class Connection {
   std::atomic<bool> closed_abortively_{false};
   sched::SpinLock upstream_lock_;  // upstream_ is assigned after dial; abort() reads it
   WaitGroup pumps_;               // the upstream -> client pump goroutine
+  // Per direction, here rather than in the pumps' frames (see above).
+  class Pump final : public net::TransferObserver {
+   public:
+    Pump(Connection& c, Direction d) : c_(c), d_(d) {}
+    void on_transferred(size_t n) override;
+
+   private:
+    Connection& c_;
+    Direction d_;
+  };
+  Pump observers_[2] = {{*this, Direction::client_to_upstream},
+                        {*this, Direction::upstream_to_client}};
+  net::SpliceCarry carries_[2];  // bytes in flight when a write timed out
 
   Connection* prev_ = nullptr;  // ConnectionRegistry
   Connection* next_ = nullptr;

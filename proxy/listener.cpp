@@ -112,15 +112,14 @@ void ListenerState::accept_loop() {
       cluster = cluster_;
       listener_name = config_.name;
     }
-    go([self = shared_from_this(), cluster = std::move(cluster),
-        listener_name = std::move(listener_name), conn = std::move(*c), peer]() mutable {
-      {
-        // On the heap: the other pump and the registry use it, and this goroutine's stack
-        // may be released while it idles (Connection::run).
-        auto connection = std::make_unique<Connection>(std::move(listener_name),
-                                                       std::move(cluster), std::move(conn), peer);
-        connection->run(self->hooks_.registry);
-      }
+    // On the heap, and made here: the other pump and the registry use it, and the
+    // connection's goroutine may have its stack pages released while it idles
+    // (Connection::run), so its frames (the closure included) stay small.
+    auto connection = std::make_unique<Connection>(std::move(listener_name), std::move(cluster),
+                                                   std::move(*c), peer);
+    go([self = shared_from_this(), connection = std::move(connection)]() mutable {
+      connection->run(self->hooks_.registry);
+      connection.reset();
       self->connection_done();
       self->hooks_.connections.done();
     });

@@ -182,16 +182,17 @@ HttpReply http_raw(const net::SocketAddress& addr, const std::string& request, D
     return r;
   }
   c->set_deadline(deadline);
+  // A server may answer and close before taking the whole request (a 431 for headers
+  // that never end): the write then fails, and the answer is still there to read.
   if (auto w = c->write_all(std::as_bytes(std::span(request))); w.error) {
     r.error = "write: " + w.error.message();
-    return r;
   }
   std::string all;
   std::vector<std::byte> buf(16384);
   for (;;) {
     auto x = c->read(buf);
     if (x.error) {
-      r.error = "read: " + x.error.message();
+      if (r.error.empty()) r.error = "read: " + x.error.message();
       break;
     }
     if (x.bytes == 0) break;
