@@ -1,0 +1,3 @@
+module parkway/bench/proxy
+
+go 1.19
