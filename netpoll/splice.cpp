@@ -19,6 +19,12 @@ namespace {
 constexpr int kPipeSize = 256 * 1024;
 constexpr size_t kMaxPooledPipes = 64;
 constexpr size_t kCopyBufferSize = 64 * 1024;
+// Chunks smaller than this are copied, larger ones spliced (automatic mode): for a 64-byte
+// message a read and a write cost less than two splices through a pipe, while a bulk
+// stream's chunks (tens of KiB at a time) never enter user space. A transfer starts by
+// copying and moves to splicing after a chunk of at least this size, and back after a
+// smaller one.
+constexpr size_t kSpliceFrom = 16 * 1024;
 constexpr size_t kMaxPooledBuffers = 64;
 
 struct Pipe {
@@ -102,7 +108,7 @@ class BufferPool {
         return b;
       }
     }
-    return std::make_unique<Buffer>();
+    return std::make_unique_for_overwrite<Buffer>();  // pages are touched only as used
   }
   void put(std::unique_ptr<Buffer> b) {
     sched::LockGuard g(lock_);
@@ -191,6 +197,7 @@ struct SpliceCarryAccess {
     SpliceResult& result;
     bool copying;
     bool copy_once = false;  // no pipe to be had: move the next chunk through a buffer
+    bool small = true;       // the last chunk was small: copy the next (automatic mode)
     bool first = true;       // no splice has worked yet (EINVAL then means: copy)
   };
   enum class Step { more, would_block, done };
@@ -243,6 +250,7 @@ struct SpliceCarryAccess {
       t.result.error = r.error;
       return Step::done;
     }
+    if (r.bytes >= kSpliceFrom) t.small = false;
     void* held = nullptr;
     size_t off = 0, len = 0;
     if (!drain_buffer(t.dst, buf, 0, r.bytes, t.observer, t.result, t.carry, &held, &off,
@@ -299,6 +307,7 @@ struct SpliceCarryAccess {
       return Step::done;
     }
     t.first = false;
+    if (in.bytes < kSpliceFrom) t.small = true;
     Pipe held;
     size_t held_bytes = 0;
     if (!drain_pipe(t.dst, p, in.bytes, t.observer, t.result, t.carry, &held, &held_bytes)) {
@@ -325,7 +334,7 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
   }
   for (;;) {
     A::Step step;
-    if (t.copying || t.copy_once) {
+    if (t.copying || t.copy_once || t.small) {
       t.copy_once = false;
       step = A::copy_chunk(t);
     } else {

@@ -8,6 +8,11 @@
 // never holds more than one pipe's worth in flight, and backpressure from a slow reader
 // reaches the writer through the socket buffers.
 //
+// Small chunks are copied instead: for a 64-byte message, read(2) and write(2) through a
+// buffer cost less than two splices through a pipe. A transfer starts by copying, splices
+// from the first chunk of 16 KiB or more, and goes back to copying after a smaller one, so
+// request/response traffic is copied and bulk traffic spliced.
+//
 // Nothing is held while the stream is idle: a pipe (or, copying, a buffer) is taken from
 // a pool only when data arrives, and given back as soon as it is drained. A pipe that
 // still holds data when an error stops the transfer is closed, not pooled. If the first
@@ -22,6 +27,7 @@
 
 namespace parkway::net {
 
+// automatic: copy small chunks, splice large ones (above); copy_only: never splice.
 enum class SpliceMode { automatic, copy_only };
 
 // How a transfer ended.
@@ -33,7 +39,7 @@ enum class TransferEnd {
 
 struct SpliceResult {
   uint64_t bytes = 0;    // written to dst
-  bool spliced = false;  // moved by splice (false: copied through a buffer)
+  bool spliced = false;  // some of it moved by splice (false: all copied through a buffer)
   TransferEnd end = TransferEnd::eof;
   std::error_code error;
 };

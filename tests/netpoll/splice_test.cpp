@@ -200,3 +200,61 @@ TEST_CASE("a write timeout keeps the bytes in flight for the next call: nothing 
     });
   }
 }
+
+TEST_CASE("small messages are copied, a bulk stream is spliced, and a transfer switches",
+          "[splice]") {
+  Runtime rt({.procs = 2});
+  rt.run([] {
+    net::Listener ln = test::listen_local();
+    Pair a = connect_pair(ln);
+    Pair b = connect_pair(ln);
+    const auto before = net::pipe_pool_stats();
+    Notification finished;
+    net::SpliceResult result;
+    go([&] {
+      result = net::splice(b.client.fd(), a.server.fd());
+      finished.notify();
+    });
+    // 200 messages of 64 bytes, each read at the far end before the next is sent: every
+    // chunk is small, so every one is copied.
+    std::array<std::byte, 64> msg{};
+    std::array<std::byte, 64> got{};
+    for (int i = 0; i < 200; i++) {
+      msg.fill(static_cast<std::byte>(i));
+      REQUIRE_FALSE(a.client.write_all(msg).error);
+      size_t n = 0;
+      while (n < got.size()) {
+        auto r = b.server.read(std::span(got.data() + n, got.size() - n));
+        REQUIRE(r.ok());
+        REQUIRE(r.bytes > 0);
+        n += r.bytes;
+      }
+      REQUIRE(got == msg);
+    }
+    const auto small = net::pipe_pool_stats();
+    CHECK(small.copied_bytes - before.copied_bytes >= 200 * 64);
+    CHECK(small.spliced_bytes == before.spliced_bytes);
+
+    // Then 64 MiB in bulk: after the first big chunk, it is spliced.
+    const uint64_t size = 64ull << 20;
+    test::Received received;
+    WaitGroup wg;
+    wg.add(1);
+    go([&] {
+      received = test::receive_stream(b.server, 9, 256 * 1024);
+      wg.done();
+    });
+    CHECK(test::send_stream(a.client, 9, size, 256 * 1024).bytes == size);
+    a.client.shutdown_write();
+    REQUIRE(finished.wait_for(30s));
+    b.client.shutdown_write();
+    wg.wait();
+    CHECK(received.bytes == size);
+    CHECK(received.mismatches == 0);
+    CHECK(result.end == net::TransferEnd::eof);
+    CHECK(result.spliced);
+    CHECK(result.bytes == 200 * 64 + size);
+    const auto bulk = net::pipe_pool_stats();
+    CHECK(bulk.spliced_bytes - small.spliced_bytes >= size / 2);
+  });
+}
