@@ -83,6 +83,14 @@ class Semaphore {
 // A one-shot event: notify() once, and every wait() before or after returns.
 class Notification {
  public:
+  Notification() = default;
+  // Waits for a notify() still under way: a waiter may see the flag, return and destroy
+  // the Notification while notify() has yet to release its lock (the usual pattern:
+  // wait(), then free the object that holds it).
+  ~Notification() { sched::SpinGuard g(lock_); }
+  Notification(const Notification&) = delete;
+  Notification& operator=(const Notification&) = delete;
+
   void notify();  // idempotent
   bool has_been_notified() const { return notified_.load(std::memory_order_acquire); }
   void wait();

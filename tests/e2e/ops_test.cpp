@@ -455,6 +455,8 @@ TEST_CASE("goroutine stacks stay well under their size through traffic, errors, 
     CHECK(used > 0);
     // Half the stack at most: the rest is the margin the default size promises.
     CHECK(used <= size / 2);
-    CHECK(proxy->wait_exit(10s) == 0);
+    const auto status = proxy->wait_exit(10s);
+    INFO(log_of(*proxy));
+    CHECK(status == 0);
   });
 }

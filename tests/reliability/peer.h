@@ -211,6 +211,7 @@ class Script {
   bool empty() const { return steps_.empty(); }
 
  private:
+  bool run_steps(Peer& p) const;
   struct Step {
     std::string what;
     Custom run;
