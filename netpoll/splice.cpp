@@ -127,6 +127,7 @@ BufferPool& buffers() {
 
 std::atomic<uint64_t> spliced_total{0};
 std::atomic<uint64_t> copied_total{0};
+std::atomic<uint64_t> discarded_buffers{0};
 
 bool would_block(std::error_code ec) { return ec == std::errc::resource_unavailable_try_again; }
 
@@ -173,15 +174,26 @@ bool drain_buffer(FD& dst, std::unique_ptr<Buffer>& buf, size_t off, size_t len,
     *carried = buf.release();
     *carried_off = off + w.bytes;
     *carried_len = len;
+  } else {
+    discarded_buffers.fetch_add(1, std::memory_order_relaxed);  // the caller frees it
   }
   return false;
 }
 
 }  // namespace
 
-SpliceCarry::~SpliceCarry() {
+SpliceCarry::~SpliceCarry() { clear(); }
+
+void SpliceCarry::clear() {
   if (pipe_r_ >= 0) pipes().discard(Pipe{pipe_r_, pipe_w_});
-  delete static_cast<Buffer*>(buf_);
+  pipe_r_ = pipe_w_ = -1;
+  pipe_bytes_ = 0;
+  if (buf_ != nullptr) {
+    discarded_buffers.fetch_add(1, std::memory_order_relaxed);
+    delete static_cast<Buffer*>(buf_);
+    buf_ = nullptr;
+  }
+  buf_off_ = buf_len_ = 0;
 }
 
 // splice() in pieces. The loop that waits for data is kept to a small frame: an idle
@@ -356,6 +368,7 @@ PipePoolStats pipe_pool_stats() {
   PipePoolStats s = pipes().stats();
   s.spliced_bytes = spliced_total.load(std::memory_order_relaxed);
   s.copied_bytes = copied_total.load(std::memory_order_relaxed);
+  s.discarded_buffers = discarded_buffers.load(std::memory_order_relaxed);
   return s;
 }
 

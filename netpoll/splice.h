@@ -63,6 +63,9 @@ class SpliceCarry {
   SpliceCarry(const SpliceCarry&) = delete;
   SpliceCarry& operator=(const SpliceCarry&) = delete;
   size_t pending() const { return pipe_bytes_ + (buf_len_ - buf_off_); }
+  // Drops what it carries: the transfer is over. A pipe or buffer still holding bytes is
+  // closed or freed, never pooled (counted as discarded in PipePoolStats).
+  void clear();
 
  private:
   friend SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mode,
@@ -88,6 +91,7 @@ struct PipePoolStats {
   int64_t in_use = 0;     // pipes holding data in flight (or carried)
   int64_t created = 0;    // pipes created so far
   int64_t discarded = 0;  // pipes closed because they still held data after an error
+  uint64_t discarded_buffers = 0;  // copy buffers freed, not pooled, for the same reason
   uint64_t spliced_bytes = 0;  // moved through pipes, ever
   uint64_t copied_bytes = 0;   // moved through buffers (the fallback), ever
 };

@@ -386,6 +386,10 @@ void Connection::run(ConnectionRegistry& registry) {
   });
   pump(Direction::client_to_upstream);
   pumps_.wait();
+  // Bytes still carried (a write that timed out) go nowhere now: drop them before the
+  // connection is reported closed.
+  carries_[0].clear();
+  carries_[1].clear();
 
   if (cause_.load() < 0) {
     // Both directions reached end of stream: a complete, orderly close.

@@ -125,6 +125,9 @@ std::string Server::render_metrics() {
   w.family("parkway_pipes_discarded_total", MT::counter,
            "Pipes closed because a transfer failed while they held data.");
   w.sample("parkway_pipes_discarded_total", {}, static_cast<uint64_t>(pipes.discarded));
+  w.family("parkway_copy_buffers_discarded_total", MT::counter,
+           "Copy buffers freed because a transfer failed while they held data.");
+  w.sample("parkway_copy_buffers_discarded_total", {}, pipes.discarded_buffers);
   w.family("parkway_connections_open", MT::gauge, "Proxied connections open now, in all.");
   w.sample("parkway_connections_open", {}, static_cast<uint64_t>(registry_.size()));
 
