@@ -119,7 +119,10 @@ TEST_CASE("an idle transfer holds no pipe, and a read timeout loses nothing", "[
       got += r.bytes;
     }
     CHECK(test::count_mismatches(5, 0, buf) == 0);
-    // While it waits for more, it holds no pipe.
+    // Once it waits for more, it holds no pipe. (The bytes can reach the reader before
+    // the transfer has handed its pipe back: wait, bounded, for it to do so.)
+    const Time until = now() + 10s;
+    while (net::pipe_pool_stats().in_use != before.in_use && now() < until) sleep_for(1ms);
     CHECK(net::pipe_pool_stats().in_use == before.in_use);
     REQUIRE(finished.wait_for(10s));
     CHECK(result.end == net::TransferEnd::read_error);
