@@ -174,7 +174,12 @@ void Connection::arm(Direction d) {
 // other pump, parked on these sockets, with Errc::closed.
 void Connection::finish(CloseCause cause) {
   set_cause(cause);
-  if (closed_abortively_.exchange(true)) return;
+  {
+    // Ordered against a pump passing an end of stream on (after_transfer): either that
+    // FIN goes out first, or the pump sees this and sends none.
+    sched::SpinGuard g(end_lock_);
+    if (closed_abortively_.exchange(true)) return;
+  }
   client_.close_with_reset();
   upstream_.close_with_reset();
 }
@@ -253,23 +258,34 @@ void Connection::pump(Direction d) {
     // stream. While the other direction is still open (we have not sent `src` our
     // FIN), a peer that ended in order leaves `src` in CLOSE_WAIT; only a reset takes it
     // to CLOSE. Passing a reset on as an end of stream would let the other peer take a
-    // cut-off stream for a complete one.
-    if (!done_[static_cast<int>(other)].load() && was_reset(src)) {
+    // cut-off stream for a complete one. Under end_lock_: once the other pump has begun
+    // to reset the connection (finish()), `src` may be closed already and its state
+    // unreadable, and no FIN may go out ahead of the resets.
+    bool reset = false;
+    {
+      sched::SpinGuard g(end_lock_);
+      if (closed_abortively_.load()) return false;  // being reset: nothing to pass on
+      reset = !done_[static_cast<int>(other)].load() && was_reset(src);
+      if (!reset) {
+        // Half-close: pass the end of stream on, keep the other direction going.
+        // Record that this direction finished first before passing it on: once the
+        // peer sees the end of stream it may answer with its own, and the other pump
+        // must not record first (the close cause would name the wrong side). Done
+        // before the FIN goes out, so that the other pump's check above never mistakes
+        // our FIN's effect for a reset.
+        int none = -1;
+        first_fin_.compare_exchange_strong(none, static_cast<int>(d));
+        done_[static_cast<int>(d)].store(true);
+        dst.shutdown_write();
+      }
+    }
+    if (reset) {
       log_debug("listener ", quoted(listener_), ": client ", peer_.to_string(), ": ",
                 direction_name(d), ": end of stream after a reset");
       finish(d == Direction::client_to_upstream ? CloseCause::client_reset
                                                 : CloseCause::upstream_reset);
       return false;
     }
-    // Half-close: pass the end of stream on, keep the other direction going. Record
-    // that this direction finished first before passing it on: once the peer sees the
-    // end of stream it may answer with its own, and the other pump must not record
-    // first (the close cause would name the wrong side). Done before the FIN goes out,
-    // so that the other pump's check above never mistakes our FIN's effect for a reset.
-    int none = -1;
-    first_fin_.compare_exchange_strong(none, static_cast<int>(d));
-    done_[static_cast<int>(d)].store(true);
-    dst.shutdown_write();
     // The other direction now lives under fin_timeout: move its deadlines.
     if (!done_[static_cast<int>(other)].load()) arm(other);
     return false;

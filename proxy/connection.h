@@ -103,6 +103,7 @@ class Connection {
   std::atomic<bool> abort_requested_{false};
   std::atomic<bool> closed_abortively_{false};
   sched::SpinLock upstream_lock_;  // upstream_ is assigned after dial; abort() reads it
+  sched::SpinLock end_lock_;       // orders finish() against passing an end of stream on
   WaitGroup pumps_;               // the upstream -> client pump goroutine
   // Per direction, here rather than in the pumps' frames (see above).
   class Pump final : public net::TransferObserver {
