@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 #include "scheduler/internal/futex.h"
 #include "scheduler/internal/waiter.h"
 #include "scheduler/thread_annotations.h"

@@ -1,4 +1,4 @@
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 
 #include <unistd.h>
 

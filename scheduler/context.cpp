@@ -26,8 +26,8 @@ void* ctx_make(void* stack_top, void (*entry)(void*), void* arg) {
   constexpr int kWords = 22;
   auto* frame = reinterpret_cast<uint64_t*>(top) - kWords;
   std::memset(frame, 0, kWords * sizeof(uint64_t));
-  frame[0] = reinterpret_cast<uint64_t>(entry);  // x19
-  frame[1] = reinterpret_cast<uint64_t>(arg);    // x20
+  frame[0] = reinterpret_cast<uint64_t>(entry);                     // x19
+  frame[1] = reinterpret_cast<uint64_t>(arg);                       // x20
   frame[11] = reinterpret_cast<uint64_t>(&parkway_ctx_trampoline);  // x30
   frame[20] = 0;  // FPCR: round to nearest, no traps
   return frame;

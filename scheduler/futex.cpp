@@ -1,12 +1,14 @@
 #include "scheduler/internal/futex.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "scheduler/time.h"
 
 namespace parkway::sched {
 
@@ -19,13 +21,12 @@ void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_
     tsp = &ts;
   }
   // FUTEX_WAIT takes a relative timeout. EINTR, EAGAIN and ETIMEDOUT all mean "re-check".
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, tsp,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr,
+          0);
 }
 
 void futex_wake(std::atomic<uint32_t>* addr, int n) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
 }
 
 void Note::sleep() {
@@ -35,7 +36,9 @@ void Note::sleep() {
 bool Note::sleep_for(int64_t timeout_ns) {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  const int64_t deadline = start.tv_sec * 1'000'000'000LL + start.tv_nsec + timeout_ns;
+  // Saturating: a timeout near INT64_MAX means "practically never", not a wrapped past.
+  const int64_t deadline =
+      add_saturating_ns(start.tv_sec * 1'000'000'000LL + start.tv_nsec, timeout_ns);
   while (state_.load(std::memory_order_acquire) == 0) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -55,8 +58,8 @@ void RuntimeLock::lock_slow(uint32_t c) {
   for (int i = 0; i < 64; i++) {
     cpu_relax();
     c = state_.load(std::memory_order_relaxed);
-    if (c == 0 && state_.compare_exchange_weak(c, 1, std::memory_order_acquire,
-                                               std::memory_order_relaxed)) {
+    if (c == 0 &&
+        state_.compare_exchange_weak(c, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
       return;
     }
   }
@@ -67,6 +70,8 @@ void RuntimeLock::lock_slow(uint32_t c) {
     c = state_.exchange(2, std::memory_order_acquire);
   }
 }
+
+void RuntimeLock::wake_one() { futex_wake(&state_, 1); }
 
 void SpinLock::lock_slow() {
   for (int spins = 0;; spins++) {

@@ -16,8 +16,8 @@
 // one ready.
 #pragma once
 
-#include <cstddef>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace parkway::sched {
@@ -37,9 +37,24 @@ void ready(G* g);
 // PollDesc's rg or wg): commit must publish the G* there. If the goroutine called
 // release_stack_when_idle() and stays parked, the runtime may release its stack pages
 // meanwhile. To do so it freezes the goroutine by swapping its G* in *slot for
-// kParkSlotBusy, and puts the G* back within microseconds: a waker that finds
-// kParkSlotBusy must wait (spin) for the G* to return, then proceed as usual.
+// kParkSlotBusy, and puts the G* back when the pages are released (a copy of a few
+// hundred bytes and one madvise).
+//
+// A waker never waits for that. One that finds kParkSlotBusy where it would take the G*
+// hands the wake-up off instead: it CASes in park_slot_handoff(v), v being the value it
+// would have left in the slot in place of the G* (a value below kParkSlotBusy), and does
+// not ready the goroutine. The runtime, putting the G* back, finds the hand-off, stores v
+// and readies the goroutine itself. A waker that finds park_slot_handoff(v) reads it as v
+// with the goroutine already taken: it may replace v (CAS to park_slot_handoff(v2)), never
+// ready the goroutine. (scheduler/model/idle_stack.pml checks this protocol.)
 inline constexpr uintptr_t kParkSlotBusy = 3;
+inline constexpr uintptr_t kParkSlotHandoff = 4;  // park_slot_handoff(v) = 4 | v, v < 4
+constexpr uintptr_t park_slot_handoff(uintptr_t v) { return kParkSlotHandoff | v; }
+constexpr bool is_park_slot_handoff(uintptr_t s) { return (s & ~uintptr_t{3}) == kParkSlotHandoff; }
+constexpr uintptr_t park_slot_handoff_value(uintptr_t s) { return s & 3; }
+// Whether a slot value is a parked goroutine's G* (goroutines are 8-byte aligned, so no
+// G* is below 8 and none collides with the small values above).
+constexpr bool park_slot_holds_g(uintptr_t s) { return s >= 8; }
 void park_io(ParkCommit commit, void* arg, std::atomic<uintptr_t>* slot);
 
 // An intrusive list of goroutines (linked through the G), used by a poller to return the

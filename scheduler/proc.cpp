@@ -23,6 +23,10 @@
 //      expired timers (so an idle P runs the timers of busy or idle ones);
 //   6. nothing: the M gives up its P. Exactly one M then blocks in the poller until the
 //      earliest timer of any P; every other idle M sleeps on its futex (stopm).
+// sysmon (sysmon.cpp), a thread without a P, backs this up from outside: it polls a
+// network nobody has polled for 10 ms and starts an M for an overdue timer, for the
+// cases where every M that could have done it is asleep or busy with a goroutine that
+// does not yield.
 //
 // Waking up (the protocol that prevents both lost wake-ups and thundering herds):
 //   - ready(g) and go() put the goroutine on the current P's queue (runnext) and call
@@ -30,9 +34,22 @@
 //   - Only one M spins per wake-up: a spinning M that finds work stops spinning and calls
 //     wakep() itself, so a burst of work fans out one M at a time.
 //   - An M that gives up spinning re-checks every run queue *after* dropping the spinning
-//     count, because a concurrent wakep() saw it spinning and relied on it.
+//     count, because a concurrent wakep() saw it spinning and relied on it. This is a
+//     store-load (Dekker) handshake: the producer stores work then loads nmspinning, the
+//     M stores nmspinning then loads the queues. C++ release/acquire does not order a
+//     store before a later load, so both sides have a seq_cst fence (wakep, and
+//     find_runnable after the decrement), as Go's sequentially consistent atomics give
+//     it; wake_poller has one for the same reason (timer heap, then lastpoll).
 //   - Adding a timer earlier than the one the blocked poller sleeps until wakes the
 //     poller (wake_poller); if nobody is in the poller, wakep() gets an M to handle it.
+//
+// lastpoll is the token of the one blocking poll: 0 while an M is blocked in poll(),
+// otherwise when the last poll ended. An M takes it with exchange(0) before it blocks and
+// gives it back (the time) when it returns. Whoever else polls (the every-61st-tick poll,
+// sysmon) records its poll with a CAS from the value it read, never a plain store: a store
+// could hand out a second token while the first M is still blocked, and two Ms would
+// sleep in epoll_wait, one of them deaf to wake_poller(). find_runnable checks that at
+// most one M ever blocks there (a fatal error otherwise; test_hooks.h counts them).
 //
 // Rejected alternatives: a single global queue under one lock (contention on every
 // ready); a thread per P without a spinning M (every ready would be a futex wake-up, ~5us);
@@ -40,6 +57,8 @@
 //
 // States and ownership: see GStatus in internal/proc.h. The stack of a runnable or waiting
 // goroutine belongs to nobody running; a running goroutine's stack belongs to its M.
+#include "scheduler/internal/proc.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -47,17 +66,25 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <thread>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 #include "scheduler/internal/context.h"
-#include "scheduler/internal/proc.h"
 #include "scheduler/internal/sanitizer.h"
 #include "scheduler/runtime.h"
 
 namespace parkway::sched {
 
 Sched sched;
+TestHooks test_hooks;
+
+int32_t blocked_pollers() { return sched.blocked_pollers.load(std::memory_order_acquire); }
+int32_t max_blocked_pollers() { return sched.max_blocked_pollers.load(std::memory_order_acquire); }
+uint32_t current_schedtick() {
+  M* mp = getm();
+  return mp && mp->p ? mp->p->schedtick : 0;
+}
 
 const char* to_string(GStatus s) {
   switch (s) {
@@ -222,8 +249,8 @@ bool runq_empty(P* pp) {
 }
 
 // Grabs half of pp's queue into batch[batch_head...]; returns how many. Called by thieves.
-uint32_t runqgrab(P* pp, std::array<std::atomic<G*>, kRunQueueSize>& batch,
-                  uint32_t batch_head, bool steal_runnext) {
+uint32_t runqgrab(P* pp, std::array<std::atomic<G*>, kRunQueueSize>& batch, uint32_t batch_head,
+                  bool steal_runnext) {
   for (;;) {
     uint32_t h = pp->runqhead.load(std::memory_order_acquire);
     uint32_t t = pp->runqtail.load(std::memory_order_acquire);
@@ -235,12 +262,19 @@ uint32_t runqgrab(P* pp, std::array<std::atomic<G*>, kRunQueueSize>& batch,
         if (next != nullptr) {
           // pp's owner is likely about to run it (it was just readied by the goroutine
           // running there): give it a moment, rather than bouncing a ping-pong pair
-          // between CPUs. Go sleeps 3us here; we spin, as sleeps are coarse on VMs.
+          // between CPUs. Go sleeps 3us here, and so do we, although with the default
+          // timer slack usleep(3) sleeps ~50-70us (68us measured on the 2-core VM): the
+          // thief stays away long enough for the owner to take runnext. Measured against
+          // sched_yield(), a spin of up to 100 pauses (~6us) until runnext changes, and no
+          // wait, medians of 10 interleaved rounds (ns per op; ChanPingPong/2, SpawnJoin/2,
+          // TcpPingPong): usleep 299-333, 339-392, 13.1-13.8k; yield 304-358, 319-563,
+          // 13.5-15.6k; spin 500-556, 385-426, 14.2-15.8k; none 542-650, 444-448,
+          // 13.7-14.8k (bench/runtime/runqgrab_variants.sh 10). The spin and no wait lose
+          // the ping-pong; yield is no better.
           if (pp->m.load(std::memory_order_relaxed) != nullptr) {
             usleep(3);
           }
-          if (!pp->runnext.compare_exchange_strong(next, nullptr,
-                                                   std::memory_order_acq_rel)) {
+          if (!pp->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
             continue;
           }
           batch[batch_head % kRunQueueSize].store(next, std::memory_order_relaxed);
@@ -313,6 +347,12 @@ void acquirep(M* mp, P* pp) {
   PW_CHECK(mp->p == nullptr, "acquirep: M %lld already holds a P", static_cast<long long>(mp->id));
   pp->m.store(mp, std::memory_order_relaxed);
   mp->p = pp;
+  // sysmon may have gone to its long sleep seeing every P idle (sysmon.cpp): the P is
+  // taken (npidle decremented) before this reads its flag, and sysmon sets the flag before
+  // it re-reads npidle, so one of the two sees the other. Not a hot path: an M takes a P
+  // when it starts, wakes up or returns from the blocking poll.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.sysmon_deep_sleep.load(std::memory_order_relaxed)) wake_sysmon();
 }
 
 P* releasep(M* mp) {
@@ -577,6 +617,19 @@ void inject_glist(M* mp, GList* list) {
   }
 }
 
+// Records that the network was just polled (without blocking): lastpoll is when the last
+// poll ended, so that sysmon and the every-61st-tick check poll only a network nobody has
+// polled for 10 ms. By CAS from the value read, never a store (the essay at the top): 0
+// means an M is blocked in the poller and must stay 0. Go leaves lastpoll alone here, so
+// its sysmon polls every 10 ms while every P is busy although they poll all the time,
+// and sends what it finds through the global queue (bench/proxy rr-256 measured -10%
+// round trips/s and +15% CPU per round trip that way, against -1% CPU with this).
+void note_poll() {
+  int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
+  if (last != 0)
+    sched.lastpoll.compare_exchange_strong(last, nanotime(), std::memory_order_acq_rel);
+}
+
 // Polls the network without blocking; one M at a time. Returns a goroutine to run.
 G* poll_nonblocking(M* mp) {
   Poller* poller = sched.poller.load(std::memory_order_acquire);
@@ -587,6 +640,7 @@ G* poll_nonblocking(M* mp) {
   GList list;
   poller->poll(0, &list);
   sched.polling_nonblocking.store(false, std::memory_order_release);
+  note_poll();
   if (list.empty()) return nullptr;
   G* g = list.pop();
   inject_glist(mp, &list);
@@ -641,6 +695,17 @@ P* check_runqs_no_p() {
 
 void stopm(M* mp);
 
+// Counts the Ms in a blocking poll. lastpoll lets one in at a time; two would mean a
+// wake_poller() that wakes one of them while the other sleeps through its timer.
+void note_blocked_poller(int32_t delta) {
+  const int32_t n = sched.blocked_pollers.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  if (delta < 0) return;
+  int32_t max = sched.max_blocked_pollers.load(std::memory_order_relaxed);
+  while (n > max && !sched.max_blocked_pollers.compare_exchange_weak(max, n)) {
+  }
+  PW_CHECK(n == 1, "find_runnable: %d Ms blocked in the poller at once", n);
+}
+
 // Finds a goroutine to run, blocking until there is one. Returns null at shutdown.
 G* find_runnable(M* mp) {
   constexpr int64_t kStarvedPollNs = 10'000'000;  // Go's sysmon polls after 10ms
@@ -655,14 +720,18 @@ top:
       LockGuard lg(sched.lock);
       if (G* g = globrunqget(pp, 1)) return g;
     }
-    // Without this a P that always has local work would never poll the network: Go's
-    // sysmon does it for us every 10ms; we do it from the scheduler.
+    // Without this a P that always has local work would poll the network only through
+    // sysmon (sysmon.cpp); this catches it sooner when its goroutines yield.
     int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
     if (last != 0) {
       if (now == 0) now = nanotime();
       if (now - last > kStarvedPollNs) {
         if (G* g = poll_nonblocking(mp)) {
-          sched.lastpoll.store(now, std::memory_order_relaxed);
+          if (auto hook = test_hooks.after_starved_poll.load(std::memory_order_acquire)) hook();
+          // Record the poll only if lastpoll is still what we read: if another M has set
+          // it to 0 meanwhile, that M is blocked in the poller and lastpoll must stay 0
+          // until it returns, or a second idle M would block there too (Go's CAS).
+          sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_acq_rel);
           return g;
         }
       }
@@ -708,6 +777,13 @@ top:
     mp->spinning = false;
     int32_t n = sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel);
     PW_CHECK(n > 0, "find_runnable: negative nmspinning");
+    // Store-load (Dekker) fence, pairing with wakep's: we stopped counting as spinning,
+    // now we read every run queue and heap; a producer published its work and then read
+    // nmspinning. The RMW above is acq_rel, which does not keep the loads below from
+    // being satisfied before it is visible: only a seq_cst fence does, in C++ as in the
+    // hardware's terms. With it, either the producer saw nmspinning == 0 and started an
+    // M, or we see its work here.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (P* p2 = check_runqs_no_p()) {
       acquirep(mp, p2);
       become_spinning(mp);
@@ -718,7 +794,8 @@ top:
 
   // Block in the poller until the earliest timer, if no other M does already.
   Poller* poller = sched.poller.load(std::memory_order_acquire);
-  if ((poller->has_waiters() || poll_until != 0) &&
+  if (!test_hooks.skip_blocking_poll.load(std::memory_order_relaxed) &&
+      (poller->has_waiters() || poll_until != 0) &&
       sched.lastpoll.exchange(0, std::memory_order_acq_rel) != 0) {
     sched.poll_until.store(poll_until, std::memory_order_release);
     int64_t delay = -1;
@@ -728,7 +805,9 @@ top:
       if (delay < 0) delay = 0;
     }
     GList list;
+    note_blocked_poller(+1);
     poller->poll(delay, &list);
+    note_blocked_poller(-1);
     now = nanotime();
     sched.poll_until.store(0, std::memory_order_release);
     sched.lastpoll.store(now, std::memory_order_release);
@@ -821,8 +900,7 @@ G* finish_handoff(M* mp) {
                           std::memory_order_relaxed);
       gfput(mp->p, g);
       return nullptr;
-    case Handoff::none:
-      break;
+    case Handoff::none: break;
   }
   fatal("finish_handoff: a goroutine switched to g0 without a request");
 }
@@ -889,6 +967,10 @@ void startm(P* pp, bool spinning) {
   }
   M* nmp = mget();
   if (nmp == nullptr) {
+    // Reserve the M under the lock, create its thread after: clone() and the mmap of a
+    // thread stack take tens of microseconds, during which every M that needs sched.lock
+    // (run queue, idle lists, stopm) would wait (Go's startm does the same: mReserveID,
+    // unlock, newm). runtime_stop waits for mstarting to drop to 0 before it joins.
     nmp = new M();
     nmp->id = static_cast<int64_t>(sched.allm.size());
     nmp->rand_state = 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(nmp->id + 1);
@@ -896,9 +978,17 @@ void startm(P* pp, bool spinning) {
     nmp->nextp = pp;
     sched.allm.push_back(nmp);
     auto* mt = new MThread{nmp, {}};
-    mthreads.push_back(mt);
-    mt->thread = std::thread([nmp] { mstart(nmp); });
+    sched.mstarting++;
     sched.lock.unlock();
+    if (auto hook = test_hooks.before_newm.load(std::memory_order_acquire)) hook();
+    try {
+      mt->thread = std::thread([nmp] { mstart(nmp); });
+    } catch (const std::system_error& e) {
+      fatal("startm: cannot create an OS thread: %s", e.what());
+    }
+    LockGuard lg(sched.lock);
+    mthreads.push_back(mt);
+    sched.mstarting--;
     return;
   }
   sched.lock.unlock();
@@ -972,9 +1062,46 @@ std::atomic<uint64_t> spawned_without_p{0};
 
 }  // namespace
 
+// ---- sysmon's work (sysmon.cpp) ---------------------------------------------------------
+
+bool sysmon_poll_network(int64_t now, int64_t starved_ns) {
+  int64_t last = sched.lastpoll.load(std::memory_order_acquire);
+  if (last == 0 || now - last <= starved_ns) return false;  // blocked in it, or polled lately
+  Poller* poller = sched.poller.load(std::memory_order_acquire);
+  if (!poller->has_waiters()) return false;
+  // Take the poll as Go's sysmon does: a CAS from the value read, so that an M that has
+  // meanwhile blocked in the poller (lastpoll = 0) keeps the only token.
+  if (!sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_acq_rel)) return false;
+  if (sched.polling_nonblocking.exchange(true, std::memory_order_acquire)) return false;
+  GList list;
+  poller->poll(0, &list);
+  sched.polling_nonblocking.store(false, std::memory_order_release);
+  if (list.empty()) return false;
+  inject_glist(nullptr, &list);  // global queue, and Ms started for idle Ps
+  return true;
+}
+
+bool sysmon_start_m_for_timers(int64_t now) {
+  if (sched.npidle.load(std::memory_order_acquire) == 0) return false;
+  const int64_t next = check_timers_no_p(0);
+  if (next == 0 || next > now) return false;
+  startm(nullptr, false);  // it steals, and runs other Ps' expired timers as it does
+  return true;
+}
+
 // ---- Interfaces used by other parts of the runtime ------------------------------------
 
 void wakep() {
+  // Store-load (Dekker) fence, pairing with the one in find_runnable after a spinning M
+  // drops nmspinning. The caller has just published work: a goroutine in runnext or the
+  // run queue (release stores), or a timer on a heap (released with its lock). We then
+  // read nmspinning; the spinning M does the mirror image, decrements nmspinning and then
+  // reads every run queue and heap. Release and acquire order neither store before the
+  // load that follows it, so without a full fence on both sides each could miss the
+  // other: no new M started, and the work left for a P that is busy or about to sleep.
+  // Go gets this from its atomics being sequentially consistent; on x86-64 this is one
+  // `lock or` (g++), as cheap as the RMW that happened to order it before.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched.npidle.load(std::memory_order_acquire) == 0) return;
   // Only one spinning M at a time (see the essay at the top).
   int32_t zero = 0;
@@ -992,6 +1119,12 @@ TimerHeap* current_timer_heap() {
 }
 
 void wake_poller(int64_t when) {
+  // Store-load fence: the timer was added to its heap (released with the heap's lock)
+  // and is published before we read lastpoll and poll_until; the M that blocks in the
+  // poller reads the heaps, then takes lastpoll with an exchange (a seq_cst RMW) and
+  // stores poll_until. Whichever way the two interleave, either it saw our timer, or we
+  // see lastpoll == 0 and a poll_until to compare (or none: then we wake it anyway).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched.lastpoll.load(std::memory_order_acquire) == 0) {
     int64_t pu = sched.poll_until.load(std::memory_order_acquire);
     if (pu == 0 || pu > when) sched.poller.load(std::memory_order_acquire)->wake();
@@ -1043,8 +1176,7 @@ G* new_goroutine() {
     g = new G();
     g->stack = sched.stacks.allocate();
     g->tsan_fiber = san::fiber_create();
-    LockGuard lg(sched.allg_lock);
-    sched.allg.push_back(g);
+    sched.allg.add(g);  // never waits for sysmon's scan, which takes no lock
   }
   g->id = new_goid(pp);
   g->status.store(GStatus::idle, std::memory_order_relaxed);
@@ -1193,6 +1325,7 @@ int runtime_init(const RuntimeOptions& opts) {
   for (int i = procs - 1; i >= 0; i--) pidleput(sched.allp[static_cast<size_t>(i)]);
   sched.poller.store(opts.poller ? opts.poller : &sleep_poller, std::memory_order_release);
   sched.lastpoll.store(nanotime(), std::memory_order_release);
+  start_sysmon();
   return procs;
 }
 
@@ -1217,11 +1350,18 @@ void runtime_stop() {
     sched.shutdown.store(true, std::memory_order_release);
     for (M* mp = sched.midle; mp; mp = mp->schedlink) mp->park.wakeup();
   }
-  // No M can be created from here on: startm checks shutdown under the lock.
+  // No M can be created from here on: startm checks shutdown under the lock. One that
+  // got past the check creates its thread outside the lock: wait for it to be listed.
   std::vector<MThread*> threads;
-  {
-    LockGuard lg(sched.lock);
-    threads.swap(mthreads);
+  for (;;) {
+    {
+      LockGuard lg(sched.lock);
+      if (sched.mstarting == 0) {
+        threads.swap(mthreads);
+        break;
+      }
+    }
+    sched_yield();  // a thread being created: microseconds
   }
   for (MThread* mt : threads) {
     // Wake it wherever it sleeps (its futex or the poller); a Note remembers a wake-up
@@ -1236,17 +1376,15 @@ void runtime_stop() {
 int64_t runtime_destroy() {
   sched.poller.load(std::memory_order_acquire)->forget_runtime();
   int64_t abandoned = 0;
-  {
-    LockGuard lg(sched.allg_lock);
-    for (G* g : sched.allg) {
-      GStatus s = g->status.load(std::memory_order_relaxed);
-      if (s != GStatus::dead && s != GStatus::idle) abandoned++;
-      free_saved_stack(g);
-      san::fiber_destroy(g->tsan_fiber);
-      delete g;
-    }
-    sched.allg.clear();
-  }
+  // sysmon is stopped (runtime_stop), so nobody walks allg any more.
+  sched.allg.for_each([&](G* g) {
+    GStatus s = g->status.load(std::memory_order_relaxed);
+    if (s != GStatus::dead && s != GStatus::idle) abandoned++;
+    free_saved_stack(g);
+    san::fiber_destroy(g->tsan_fiber);
+    delete g;
+  });
+  sched.allg.clear();
   {
     LockGuard lg(sched.lock);
     for (M* mp : sched.allm) delete mp;
@@ -1274,6 +1412,7 @@ int64_t runtime_destroy() {
   sched.shutdown.store(false);
   sched.stacks_released.store(0);
   sched.stack_bytes_saved.store(0);
+  sched.idle_stacks_wanted.store(false);
   sched.procs = 0;
   spawned_without_p.store(0);
   return abandoned;

@@ -3,7 +3,7 @@
 
 #include <atomic>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 #include "scheduler/internal/proc.h"
 
 namespace parkway {
@@ -53,7 +53,7 @@ void Runtime::stop() {
 void yield() { sched::yield_impl(); }
 void sleep_until(Time t) { sched::sleep_until_impl(t); }
 void sleep_for(Duration d) {
-  if (d > Duration::zero()) sched::sleep_until_impl(now() + d);
+  if (d > Duration::zero()) sched::sleep_until_impl(deadline_after(d));
 }
 
 uint64_t goroutine_id() {

@@ -55,9 +55,9 @@ inline constexpr size_t kDefaultStackSize = 64 * 1024;
 #endif
 
 struct RuntimeOptions {
-  int procs = 0;                        // Ps; 0: the CPUs this process may run on
+  int procs = 0;                          // Ps; 0: the CPUs this process may run on
   size_t stack_size = kDefaultStackSize;  // usable bytes per goroutine stack
-  sched::Poller* poller = nullptr;      // nullptr: sleep-only until netpoll installs itself
+  sched::Poller* poller = nullptr;        // nullptr: sleep-only until netpoll installs itself
   // Measure stack use: fill every stack with a pattern when a goroutine starts and find
   // how deep it went when it exits (RuntimeStats::max_stack_used). Slow: every stack
   // becomes resident. For tests and diagnosis ($PARKWAY_MEASURE_STACKS in parkway).
@@ -121,16 +121,16 @@ uint64_t goroutine_id();
 bool in_goroutine();
 
 struct RuntimeStats {
-  int64_t goroutines = 0;           // started and not yet finished
-  int32_t procs = 0;                // Ps
-  int32_t threads = 0;              // Ms (OS threads) created
-  int32_t idle_threads = 0;         // Ms asleep waiting for work
-  size_t stacks = 0;                // goroutine stacks allocated (live + cached)
-  size_t stack_size = 0;            // usable bytes per stack
-  size_t stacks_cached_global = 0;  // dead goroutines' stacks in the global pool
-  size_t stacks_released = 0;       // ... of which pages were returned to the kernel
-  size_t max_stack_used = 0;        // deepest stack use seen (with measure_stacks)
-  int64_t idle_stacks_released = 0;  // goroutines whose stack pages are released now
+  int64_t goroutines = 0;              // started and not yet finished
+  int32_t procs = 0;                   // Ps
+  int32_t threads = 0;                 // Ms (OS threads) created
+  int32_t idle_threads = 0;            // Ms asleep waiting for work
+  size_t stacks = 0;                   // goroutine stacks allocated (live + cached)
+  size_t stack_size = 0;               // usable bytes per stack
+  size_t stacks_cached_global = 0;     // dead goroutines' stacks in the global pool
+  size_t stacks_released = 0;          // ... of which pages were returned to the kernel
+  size_t max_stack_used = 0;           // deepest stack use seen (with measure_stacks)
+  int64_t idle_stacks_released = 0;    // goroutines whose stack pages are released now
   int64_t idle_stack_bytes_saved = 0;  // live bytes kept aside for them
 };
 RuntimeStats runtime_stats();

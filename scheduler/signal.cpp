@@ -15,7 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 #include "scheduler/internal/proc.h"
 
 namespace parkway::sched {
@@ -76,8 +76,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
     prev.sa_sigaction(sig, info, uctx);
     return;
   }
-  if (!(prev.sa_flags & SA_SIGINFO) && prev.sa_handler != SIG_DFL &&
-      prev.sa_handler != SIG_IGN) {
+  if (!(prev.sa_flags & SA_SIGINFO) && prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
     prev.sa_handler(sig);
     return;
   }

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102  // Linux 6.13 (include/uapi/asm-generic/mman-common.h)
@@ -89,8 +89,6 @@ Stack StackAllocator::allocate() {
   return Stack{guard_lo + kGuardSize, size_};
 }
 
-void StackAllocator::release_pages(const Stack& s) const {
-  madvise(s.lo, s.size, MADV_DONTNEED);
-}
+void StackAllocator::release_pages(const Stack& s) const { madvise(s.lo, s.size, MADV_DONTNEED); }
 
 }  // namespace parkway::sched

@@ -2,13 +2,13 @@
 
 #include <vector>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 
 namespace parkway {
 
 using sched::SpinGuard;
-using sched::WakeHandle;
 using sched::Waiter;
+using sched::WakeHandle;
 
 void Mutex::lock() {
   lock_.lock();

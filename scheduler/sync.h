@@ -96,7 +96,7 @@ class Notification {
   void wait();
   // Returns whether it was notified before `deadline`.
   bool wait_until(Time deadline);
-  bool wait_for(Duration d) { return wait_until(now() + d); }
+  bool wait_for(Duration d) { return wait_until(deadline_after(d)); }
 
  private:
   sched::SpinLock lock_;

@@ -1,7 +1,6 @@
-#include "scheduler/internal/timer_heap.h"
-
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 #include "scheduler/internal/proc.h"
+#include "scheduler/internal/timer_heap.h"
 
 namespace parkway::sched {
 
@@ -11,7 +10,9 @@ namespace {
 constexpr int32_t kArity = 4;
 }
 
-void TimerHeap::update_when0() { when0_.store(heap_.empty() ? 0 : heap_[0]->when, std::memory_order_release); }
+void TimerHeap::update_when0() {
+  when0_.store(heap_.empty() ? 0 : heap_[0]->when, std::memory_order_release);
+}
 
 void TimerHeap::sift_up(int32_t i) {
   Timer* t = heap_[i];

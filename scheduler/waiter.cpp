@@ -1,6 +1,6 @@
 #include "scheduler/internal/waiter.h"
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 #include "scheduler/internal/proc.h"
 #include "scheduler/time.h"
 
@@ -114,8 +114,8 @@ void WaiterQueue::remove(Waiter* w) {
 }
 
 // The lock is released on another stack (block_commit, on g0): beyond the analysis.
-bool block(Waiter* w, SpinLock* lock, WaiterQueue* queue, int64_t deadline_ns)
-    PW_NO_THREAD_SAFETY_ANALYSIS {
+bool block(Waiter* w, SpinLock* lock, WaiterQueue* queue,
+           int64_t deadline_ns) PW_NO_THREAD_SAFETY_ANALYSIS {
   if (w->g) {
     G* g = w->g;
     // A new wait: next sequence number, state "waiting". Only this goroutine writes a

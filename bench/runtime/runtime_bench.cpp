@@ -2,13 +2,13 @@
 // `bench/runtime/compare` can put them side by side. Times are wall-clock (UseRealTime):
 // the measured loop runs in a goroutine, which may move between OS threads.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <vector>
 #include <fstream>
 #include <string>
-#include <unistd.h>
+#include <vector>
 
 #include "netpoll/socket.h"
 #include "scheduler/channel.h"
@@ -181,7 +181,9 @@ void BM_TcpPingPong(benchmark::State& state) {
     server_done.wait();
     std::sort(rtt.begin(), rtt.end());
     auto pct = [&](double p) {
-      return rtt.empty() ? 0.0 : static_cast<double>(rtt[static_cast<size_t>(p * static_cast<double>(rtt.size() - 1))]);
+      return rtt.empty() ? 0.0
+                         : static_cast<double>(
+                               rtt[static_cast<size_t>(p * static_cast<double>(rtt.size() - 1))]);
     };
     state.counters["round_trips_per_s"] =
         static_cast<double>(state.iterations()) / (static_cast<double>(elapsed.count()) / 1e9);

@@ -56,9 +56,9 @@ class StackAllocator {
   void install_guard(std::byte* guard_lo);
 
   RuntimeLock lock_;
-  size_t size_ = 0;                             // usable bytes per stack
-  std::vector<std::pair<void*, size_t>> slabs_; // guarded by lock_
-  std::byte* next_ = nullptr;                   // next free slot in the newest slab
+  size_t size_ = 0;                              // usable bytes per stack
+  std::vector<std::pair<void*, size_t>> slabs_;  // guarded by lock_
+  std::byte* next_ = nullptr;                    // next free slot in the newest slab
   size_t left_in_slab_ = 0;
   std::atomic<size_t> allocated_{0};
   bool guard_via_madvise_ = true;

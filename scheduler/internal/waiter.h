@@ -46,9 +46,9 @@ struct Waiter {
   // already timed out (the waiter will remove itself; pick another).
   WakeHandle claim();
 
-  G* g = nullptr;               // the goroutine, or null for a thread waiter
-  uint64_t seq = 0;             // goroutine waiter: this wait's sequence number
-  bool timed = false;           // has a deadline: a timeout may race the wake-up
+  G* g = nullptr;                  // the goroutine, or null for a thread waiter
+  uint64_t seq = 0;                // goroutine waiter: this wait's sequence number
+  bool timed = false;              // has a deadline: a timeout may race the wake-up
   std::atomic<uint32_t> futex{0};  // thread waiter: state word (see waiter.cpp)
   Waiter* next = nullptr;
   Waiter* prev = nullptr;
@@ -74,7 +74,6 @@ class WaiterQueue {
 // Blocks until w is claimed by a waker, or until deadline_ns (0: no deadline) passes.
 // `lock` must be held on entry with w in `queue`; it is released. Returns true if woken,
 // false if timed out; either way w is no longer in `queue` on return.
-bool block(Waiter* w, SpinLock* lock, WaiterQueue* queue, int64_t deadline_ns = 0)
-    PW_RELEASE(lock);
+bool block(Waiter* w, SpinLock* lock, WaiterQueue* queue, int64_t deadline_ns = 0) PW_RELEASE(lock);
 
 }  // namespace parkway::sched

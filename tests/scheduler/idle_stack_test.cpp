@@ -14,6 +14,7 @@
 #include "scheduler/park.h"
 #include "scheduler/runtime.h"
 #include "scheduler/sync.h"
+#include "scheduler/test_hooks.h"
 
 using namespace std::chrono_literals;
 namespace sched = parkway::sched;
@@ -46,6 +47,20 @@ void wake(std::atomic<uintptr_t>& slot) {
     if (v == kWoken) return;
     if (slot.compare_exchange_weak(v, kWoken)) {
       if (v != kNobody) sched::ready(reinterpret_cast<sched::G*>(v));
+      return;
+    }
+  }
+}
+
+// A waker as park.h describes it: one that finds the goroutine frozen hands the wake-up
+// off to sysmon instead of waiting (netpoll's PollDesc::unblock does the same).
+void wake_handing_off(std::atomic<uintptr_t>& slot) {
+  uintptr_t v = slot.load();
+  for (;;) {
+    if (v == kWoken || sched::is_park_slot_handoff(v)) return;  // woken already
+    const bool frozen = v == sched::kParkSlotBusy;
+    if (slot.compare_exchange_weak(v, frozen ? sched::park_slot_handoff(kWoken) : kWoken)) {
+      if (sched::park_slot_holds_g(v)) sched::ready(reinterpret_cast<sched::G*>(v));
       return;
     }
   }
@@ -157,14 +172,14 @@ TEST_CASE("a goroutine that did not opt in keeps its stack", "[runtime][idle_sta
   });
 }
 
-TEST_CASE("goroutines woken at random while sysmon releases stacks keep their frames",
-          "[runtime][idle_stack]") {
-  // 2,000 goroutines, ten woken every 5 ms for 5 s: each is woken every second or so
-  // on average, so many stay parked across two looks and are released, and wakes land
-  // on released goroutines, on resident ones, and now and then on one that sysmon holds.
-  static constexpr int kSleepers = 2000;
+// kSleepers goroutines, ten woken every 5 ms for `duration` by `wake`: each is woken
+// every kSleepers / 2000 seconds or so on average, so many stay parked across two looks
+// and are released, and wakes land on released goroutines, on resident ones, and now and
+// then on one that sysmon holds.
+void run_random_wakes(int kSleepers, parkway::Duration duration,
+                      void (*wake_one)(std::atomic<uintptr_t>&)) {
   parkway::Runtime rt({.procs = 2});
-  rt.run([] {
+  rt.run([&] {
     std::vector<std::unique_ptr<Sleeper>> sleepers;
     for (int i = 0; i < kSleepers; i++) sleepers.push_back(std::make_unique<Sleeper>());
     std::atomic<bool> stop{false};
@@ -188,14 +203,14 @@ TEST_CASE("goroutines woken at random while sysmon releases stacks keep their fr
     }
     std::mt19937 rng(42);
     int64_t most_released = 0;
-    const auto until = parkway::now() + 5s;
+    const auto until = parkway::now() + duration;
     while (parkway::now() < until) {
-      for (int k = 0; k < 10; k++) wake(sleepers[rng() % kSleepers]->slot);
+      for (int k = 0; k < 10; k++) wake_one(sleepers[rng() % kSleepers]->slot);
       most_released = std::max(most_released, parkway::runtime_stats().idle_stacks_released);
       parkway::sleep_for(5ms);
     }
     stop.store(true);
-    for (auto& s : sleepers) wake(s->slot);
+    for (auto& s : sleepers) wake_one(s->slot);
     done.wait();
 
     int corrupt = 0;
@@ -210,4 +225,91 @@ TEST_CASE("goroutines woken at random while sysmon releases stacks keep their fr
     CHECK(parkway::runtime_stats().idle_stacks_released == 0);
     CHECK(parkway::runtime_stats().idle_stack_bytes_saved == 0);
   });
+}
+
+TEST_CASE("goroutines woken at random while sysmon releases stacks keep their frames",
+          "[runtime][idle_stack]") {
+  // 2,000 goroutines, ten woken every 5 ms for 5 s, by a waker that waits out a freeze.
+  run_random_wakes(2000, 5s, &wake);
+}
+
+TEST_CASE("goroutines woken at random by wakers that hand off to sysmon keep their frames",
+          "[runtime][idle_stack]") {
+  // The same with park.h's hand-off: wakes that meet a frozen goroutine are readied by
+  // sysmon when it puts the G* back, never twice and never lost (the goroutine would
+  // not wake for stop, and done.wait() would hang).
+  run_random_wakes(1000, 3s, &wake_handing_off);
+}
+
+namespace {
+
+// sysmon_frozen: the first time, keep sysmon in the middle of its scan, with the goroutine
+// frozen, until the test says `resume` (bounded: `timed_out` says it was not).
+struct FrozenScan {
+  std::atomic<bool> frozen{false};
+  std::atomic<bool> resume{false};
+  std::atomic<bool> timed_out{false};
+};
+std::atomic<FrozenScan*> frozen_scan{nullptr};
+
+void hold_frozen(sched::G*, std::atomic<uintptr_t>*) {
+  FrozenScan* f = frozen_scan.exchange(nullptr);
+  if (f == nullptr) return;
+  f->frozen.store(true);
+  const auto until = parkway::deadline_after(3s);
+  while (!f->resume.load()) {
+    if (parkway::now() > until) {
+      f->timed_out.store(true);
+      return;
+    }
+    sched_yield();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("goroutines are created while sysmon is in the middle of its scan",
+          "[runtime][idle_stack]") {
+  // sysmon walks every goroutine once a second. Creating a goroutine that finds no dead
+  // one to reuse appends to that list, and must not wait for the walk (which copies
+  // stacks out and calls madvise for each one it releases).
+  FrozenScan scan;
+  frozen_scan.store(&scan);
+  sched::test_hooks.sysmon_frozen.store(&hold_frozen);
+  parkway::Runtime rt({.procs = 2});
+  rt.run([&] {
+    Sleeper s;
+    parkway::WaitGroup done;
+    done.add(1);
+    parkway::go([&] {
+      sleep_with_frame(s, 1, 11);
+      done.done();
+    });
+    const auto until = parkway::deadline_after(20s);
+    while (!scan.frozen.load() && parkway::now() < until) parkway::sleep_for(1ms);
+    REQUIRE(scan.frozen.load());
+
+    // sysmon is held in its scan: 200 new goroutines (no dead ones to reuse).
+    constexpr int kNew = 200;
+    parkway::Notification release;
+    parkway::WaitGroup created;
+    created.add(kNew);
+    const auto start = parkway::now();
+    for (int i = 0; i < kNew; i++) {
+      parkway::go([&] {
+        release.wait();
+        created.done();
+      });
+    }
+    const auto took = parkway::now() - start;
+    scan.resume.store(true);
+    CHECK_FALSE(scan.timed_out.load());
+    CHECK(took < 1s);
+    release.notify();
+    created.wait();
+    wake(s.slot);
+    done.wait();
+    CHECK(s.corrupt.load() == 0);
+  });
+  sched::test_hooks.sysmon_frozen.store(nullptr);
 }

@@ -12,6 +12,7 @@
 #include "scheduler/internal/proc.h"
 #include "scheduler/runtime.h"
 #include "scheduler/sync.h"
+#include "scheduler/test_hooks.h"
 #include "tests/support/child.h"
 
 using namespace std::chrono_literals;
@@ -249,6 +250,85 @@ TEST_CASE("runtime stats count goroutines, Ps and threads", "[runtime]") {
     release.notify();
     finished.wait();
   });
+}
+
+TEST_CASE("sysmon starts an M for a timer that nobody runs", "[runtime][sysmon]") {
+  // The hook sends every idle M to sleep without waiting in the poller for the next timer
+  // (the window of an M that found no timer just before one was added), and the other P
+  // runs a goroutine that neither parks nor yields. Only sysmon can see the timer is
+  // overdue: it starts an M for the idle P, which runs it (stealing it, if it is on the
+  // busy P's heap).
+  parkway::sched::test_hooks.skip_blocking_poll.store(true);
+  parkway::Runtime rt({.procs = 2});
+  std::atomic<bool> fired{false};
+  bool fired_while_busy = false;
+  rt.run([&] {
+    std::atomic<bool> sleeping{false};
+    parkway::go([&] {
+      sleeping.store(true);
+      parkway::sleep_for(300ms);
+      fired.store(true);
+    });
+    const auto until = parkway::deadline_after(10s);
+    while (!(sleeping.load() && parkway::runtime_stats().idle_threads >= 1) &&
+           parkway::now() < until) {
+      parkway::yield();
+    }
+    REQUIRE_FALSE(fired.load());  // the busy part below starts well before the timer is due
+    const auto end = parkway::deadline_after(3s);
+    while (!fired.load() && parkway::now() < end) {  // this P stays busy, never yields
+    }
+    fired_while_busy = fired.load();
+    parkway::sched::test_hooks.skip_blocking_poll.store(false);
+    while (!fired.load()) parkway::sleep_for(1ms);  // without the hook, it fires
+  });
+  parkway::sched::test_hooks.skip_blocking_poll.store(false);
+  CHECK(fired_while_busy);
+}
+
+namespace {
+
+std::atomic<int> newm_calls{0};
+std::atomic<int> newm_under_lock{0};
+
+// before_newm: is sched.lock free while the thread of a new M is created? Other Ms take
+// it for moments, so try for up to 1 s; held all that time means held by this thread.
+void check_lock_free_at_newm() {
+  newm_calls.fetch_add(1);
+  const auto until = parkway::deadline_after(1s);
+  while (!parkway::sched::sched.lock.try_lock()) {
+    if (parkway::now() > until) {
+      newm_under_lock.fetch_add(1);
+      return;
+    }
+    sched_yield();
+  }
+  parkway::sched::sched.lock.unlock();
+}
+
+}  // namespace
+
+TEST_CASE("startm creates threads outside sched.lock", "[runtime]") {
+  parkway::sched::test_hooks.before_newm.store(&check_lock_free_at_newm);
+  newm_calls.store(0);
+  newm_under_lock.store(0);
+  {
+    parkway::Runtime rt({.procs = 2});
+    rt.run([] {
+      parkway::WaitGroup wg;
+      wg.add(8);
+      for (int i = 0; i < 8; i++) {
+        parkway::go([&] {
+          spin_for(5ms);
+          wg.done();
+        });
+      }
+      wg.wait();
+    });
+  }
+  parkway::sched::test_hooks.before_newm.store(nullptr);
+  CHECK(newm_calls.load() >= 2);  // the Ms of both Ps
+  CHECK(newm_under_lock.load() == 0);
 }
 
 // ---- Checked errors (child processes) ---------------------------------------------------

@@ -1,5 +1,7 @@
 // Mutex, WaitGroup, Notification and Channel under contention, from goroutines on
 // several Ps and from plain threads.
+#include "scheduler/sync.h"
+
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <numeric>
@@ -8,7 +10,6 @@
 
 #include "scheduler/channel.h"
 #include "scheduler/runtime.h"
-#include "scheduler/sync.h"
 #include "tests/support/child.h"
 
 using namespace std::chrono_literals;

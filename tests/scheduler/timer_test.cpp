@@ -1,6 +1,6 @@
 // Timers: the 4-ary heap's order, sleeps that are never early, stop and reset.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -80,8 +80,8 @@ TEST_CASE("a stopped timer never fires and a reset one fires at its new time", "
   CHECK(heap.size_for_test() == timers.size() - stopped);
   heap.run_expired(999'999);
   for (int64_t seq : fired.whens) {
-    CHECK(seq % 2 == 1);   // no stopped timer fired
-    CHECK(seq % 3 != 0);   // no moved timer fired early
+    CHECK(seq % 2 == 1);  // no stopped timer fired
+    CHECK(seq % 3 != 0);  // no moved timer fired early
   }
   CHECK(fired.whens.size() == timers.size() - stopped - moved);
   heap.run_expired(1'000'000);
@@ -157,7 +157,6 @@ struct Owner {
     seq++;
     parkway::sched::timer_stop(&timer);
   }
-
 };
 
 }  // namespace
@@ -177,7 +176,7 @@ TEST_CASE("stopped and reset runtime timers never fire stale", "[timer]") {
           o.arm(parkway::sched::nanotime() + 20'000);
           if (round % 7 == 0) parkway::sleep_for(30us);
           o.arm(parkway::sched::nanotime() + 10'000'000'000LL);  // far future: reset
-          o.disarm();                                             // ... then stopped
+          o.disarm();                                            // ... then stopped
         }
         wg.done();
       });
@@ -223,4 +222,23 @@ TEST_CASE("an earlier timer wakes the poller blocked until a later one", "[timer
     CHECK(ok);
     CHECK(took < 1500ms);
   });
+}
+
+TEST_CASE("deadline arithmetic saturates instead of wrapping", "[timer]") {
+  using parkway::add_saturating;
+  using parkway::Duration;
+  using parkway::kNoDeadline;
+  using parkway::Time;
+  const Time t = parkway::now();
+  CHECK(add_saturating(t, 5s) == t + 5s);
+  CHECK(add_saturating(t, -5s) == t - 5s);
+  // The largest duration a config can hold, from any point in time: never in the past.
+  CHECK(add_saturating(t, Duration::max()) == kNoDeadline);
+  CHECK(add_saturating(kNoDeadline, 1ns) == kNoDeadline);
+  CHECK(add_saturating(Time::min(), -1ns) == Time::min());
+  CHECK(parkway::deadline_after(Duration::max()) == kNoDeadline);
+  CHECK(parkway::deadline_after(1h) > t);
+  // What plain operator+ would have done: wrapped into the past.
+  CHECK(Time(Duration(static_cast<int64_t>(static_cast<uint64_t>(t.time_since_epoch().count()) +
+                                           static_cast<uint64_t>(Duration::max().count())))) < t);
 }

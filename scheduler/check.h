@@ -14,11 +14,11 @@ namespace parkway::sched {
 }  // namespace parkway::sched
 
 // PW_CHECK(cond, fmt, ...): always on; aborts with the formatted message when cond is false.
-#define PW_CHECK(cond, ...)                              \
-  do {                                                   \
-    if (__builtin_expect(!(cond), 0)) {                  \
-      ::parkway::sched::fatal(__VA_ARGS__);              \
-    }                                                    \
+#define PW_CHECK(cond, ...)                 \
+  do {                                      \
+    if (__builtin_expect(!(cond), 0)) {     \
+      ::parkway::sched::fatal(__VA_ARGS__); \
+    }                                       \
   } while (0)
 
 // PW_DCHECK: only in Debug builds (NDEBUG undefined); for checks too costly for Release.
