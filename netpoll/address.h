@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,7 +14,10 @@ namespace parkway::net {
 
 class SocketAddress {
  public:
-  SocketAddress() = default;
+  // Every byte zeroed, the union's larger members too (a `{}` initialiser zeroes only the
+  // first member, sockaddr's 16 bytes: sin6_scope_id would be garbage, and operator==,
+  // which compares the bytes, would say that equal addresses differ).
+  SocketAddress() { std::memset(&sa_, 0, sizeof sa_); }
   // "192.0.2.1:80", "[2001:db8::1]:443". IP literals only: names are resolved elsewhere.
   static std::optional<SocketAddress> parse(std::string_view text);
   static SocketAddress ipv4(const uint8_t bytes[4], uint16_t port);
@@ -42,7 +46,7 @@ class SocketAddress {
     sockaddr_in v4;
     sockaddr_in6 v6;
   };
-  Storage sa_{};
+  Storage sa_;
   socklen_t len_ = 0;
 };
 

@@ -64,8 +64,8 @@ inline bool is_resource_exhausted(std::error_code ec) {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit, like std::expected
-  Result(std::error_code ec) : v_(ec) {}     // NOLINT
+  Result(T value) : v_(std::move(value)) {}   // NOLINT: implicit, like std::expected
+  Result(std::error_code ec) : v_(ec) {}      // NOLINT
   Result(Errc e) : v_(make_error_code(e)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }

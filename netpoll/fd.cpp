@@ -88,6 +88,12 @@ Result<int> FD::accept(SocketAddress* peer) {
 
 std::error_code FD::wait_connected(Time deadline) {
   set_write_deadline(deadline);
+  std::error_code result = wait_connected();
+  set_write_deadline(kNoDeadline);
+  return result;
+}
+
+std::error_code FD::wait_connected() {
   std::error_code result;
   for (;;) {
     if (auto ec = wait(Mode::write)) {
@@ -118,7 +124,6 @@ std::error_code FD::wait_connected(Time deadline) {
     result = errno_code(err);
     break;
   }
-  set_write_deadline(kNoDeadline);
   return result;
 }
 

@@ -46,8 +46,12 @@ class FD {
   // EAGAIN. EMFILE, ENFILE, ENOBUFS and ENOMEM come back as errors at once, so that the
   // caller can back off instead of spinning. Returns the new descriptor.
   Result<int> accept(SocketAddress* peer);
-  // Completes a non-blocking connect that returned EINPROGRESS, by `deadline`.
+  // Completes a non-blocking connect that returned EINPROGRESS, by `deadline` (which it
+  // sets as the write deadline, and clears after).
   std::error_code wait_connected(Time deadline);
+  // The same by whatever write deadline is set, which it leaves alone: another goroutine
+  // may set it (into the past, to abort) or close the FD while this waits.
+  std::error_code wait_connected();
   std::error_code shutdown(int how);
   // See above. Returns Errc::closed if already closed.
   std::error_code close();

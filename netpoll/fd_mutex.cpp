@@ -1,6 +1,6 @@
 #include "netpoll/fd_mutex.h"
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 
 namespace parkway::net {
 namespace {

@@ -3,7 +3,7 @@
 // A goroutine never blocks its thread on a socket. Every FD is non-blocking; an
 // operation calls the syscall, and on EAGAIN parks its goroutine on the FD's PollDesc
 // (poll_desc.h) and retries when woken. The scheduler wakes it through this poller, the
-// way Go's runtime does (runtime/netpoll_epoll.go, runtime/netpoll.go; ../shared/seed):
+// way Go's runtime does (runtime/netpoll_epoll.go, runtime/netpoll.go; docs/design.md):
 //
 //  - One epoll instance for the process, created on first use (epoll_create1 with
 //    EPOLL_CLOEXEC), and an eventfd through which wake() interrupts a blocked epoll_wait.
@@ -21,7 +21,10 @@
 //    never run early.
 //  - Each event carries its PollDesc's address and the low bits of its fdseq. An event
 //    fetched for an FD that another thread closed meanwhile (and whose PollDesc may
-//    already serve a new FD) has the old fdseq and is dropped.
+//    already serve a new FD) has the old fdseq and is dropped. The check takes no lock,
+//    so the close may also come right after it: the event-error bit, the one piece of
+//    state an event writes that would harm a new FD, is then refused by the sequence in
+//    the PollDesc's info word (poll_desc.h); a stale readiness is only spurious.
 //  - The wake-up eventfd is level-triggered, unlike data FDs: a non-blocking poll leaves
 //    its event alone, so the blocked poller that the wake-up was meant for still sees it.
 //
@@ -39,7 +42,7 @@
 #include <climits>
 #include <cstring>
 
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 
 namespace parkway::net {
 namespace {
@@ -49,13 +52,20 @@ constexpr uint64_t kWakeTag = 0;  // data of the eventfd's registration; never a
 constexpr int kSeqShift = 48;     // user-space addresses fit in 48 bits on x86-64 and aarch64
 constexpr uint64_t kPtrMask = (uint64_t{1} << kSeqShift) - 1;
 
+std::atomic<NetPoller::DispatchHook> dispatch_hook{nullptr};
+
 }  // namespace
+
+void NetPoller::set_dispatch_hook_for_test(DispatchHook hook) {
+  dispatch_hook.store(hook, std::memory_order_release);
+}
 
 uint64_t NetPoller::event_data(PollDesc* pd) {
   auto p = reinterpret_cast<uint64_t>(pd);
   PW_CHECK((p & ~kPtrMask) == 0, "netpoll: PollDesc address %p does not fit 48 bits",
            static_cast<void*>(pd));
-  return p | (uint64_t{pd->fdseq.load(std::memory_order_relaxed) & 0xFFFF} << kSeqShift);
+  return p |
+         (uint64_t{pd->fdseq.load(std::memory_order_relaxed) & PollDesc::kSeqMask} << kSeqShift);
 }
 
 namespace {
@@ -128,19 +138,24 @@ Result<PollDesc*> NetPoller::open(int fd) {
     sched::SpinGuard g(pd->lock);
     pd->fd = fd;
     pd->closing = false;
-    pd->everr = false;
     pd->rd = pd->wd = 0;
     pd->rt_when = pd->wt_when = 0;
     pd->rg.store(pdNil);
     pd->wg.store(pdNil);
-    pd->publish_info();
+    // One store of the whole word with the event error cleared: a stale poller's
+    // set_event_err compares the sequence and gives up.
+    pd->publish_info(/*clear_event_err=*/true);
   }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = event_data(pd);
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = current_errno();
-    pd->fdseq.fetch_add(1, std::memory_order_relaxed);
+    {
+      sched::SpinGuard g(pd->lock);
+      pd->fdseq.fetch_add(1, std::memory_order_release);
+      pd->publish_info();
+    }
     free(pd);
     return errno_code(e);
   }
@@ -157,10 +172,26 @@ void NetPoller::close(PollDesc* pd) {
            "netpoll: close of fd %d with a goroutine still waiting", pd->fd);
   // Must come before close(2): once the number is closed, it may be reused at once.
   epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, nullptr);
-  pd->fdseq.fetch_add(1, std::memory_order_release);  // in-flight events become stale
+  {
+    // In-flight events become stale: the poller's check of fdseq drops them, and one that
+    // passed the check a moment ago fails the sequence test of set_event_err, because the
+    // new sequence is in info before the PollDesc can be reused (Go's pollCache.free).
+    sched::SpinGuard g(pd->lock);
+    pd->fdseq.fetch_add(1, std::memory_order_release);
+    pd->publish_info();
+  }
   pd->fd = -1;
   open_.fetch_sub(1, std::memory_order_relaxed);
   free(pd);
+}
+
+int NetPoller::epoll_timeout_ms(int64_t timeout_ns) {
+  if (timeout_ns < 0) return -1;
+  // Round up: waking before the timer would only make the scheduler wait again. Without
+  // an addition that could overflow for a timeout near INT64_MAX (a deadline near
+  // kNoDeadline), and capped: epoll_wait then returns early, which is always allowed.
+  const int64_t m = timeout_ns / 1'000'000 + (timeout_ns % 1'000'000 != 0 ? 1 : 0);
+  return m > INT_MAX ? INT_MAX : static_cast<int>(m);
 }
 
 void NetPoller::poll(int64_t timeout_ns, sched::GList* out) {
@@ -177,15 +208,7 @@ void NetPoller::poll(int64_t timeout_ns, sched::GList* out) {
     }
   }
   if (n < 0 && (timeout_ns <= 0 || !have_pwait2_.load(std::memory_order_relaxed))) {
-    int ms;
-    if (timeout_ns < 0) {
-      ms = -1;
-    } else {
-      // Round up: waking before the timer would only make the scheduler wait again.
-      int64_t m = (timeout_ns + 999'999) / 1'000'000;
-      ms = m > INT_MAX ? INT_MAX : static_cast<int>(m);
-    }
-    n = epoll_wait(epfd_, events, kMaxEvents, ms);
+    n = epoll_wait(epfd_, events, kMaxEvents, epoll_timeout_ms(timeout_ns));
   }
   if (n < 0) {
     PW_CHECK(errno == EINTR, "netpoll: epoll_wait failed: %s", std::strerror(errno));
@@ -211,8 +234,11 @@ void NetPoller::dispatch(uint64_t data, uint32_t e, sched::GList* out) {
   const bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
   auto* pd = reinterpret_cast<PollDesc*>(data & kPtrMask);
   const auto seq = static_cast<uint32_t>(data >> kSeqShift);
-  if ((pd->fdseq.load(std::memory_order_acquire) & 0xFFFF) != seq) return;  // stale
-  pd->on_event(readable, writable, e == EPOLLERR, out);
+  // Stale: closed since it was fetched. The check is outside any lock, so the FD may still
+  // be closed right after it; on_event copes (see "info" in poll_desc.h).
+  if ((pd->fdseq.load(std::memory_order_acquire) & PollDesc::kSeqMask) != seq) return;
+  if (DispatchHook hook = dispatch_hook.load(std::memory_order_acquire)) hook(pd);
+  pd->on_event(readable, writable, e == EPOLLERR, seq, out);
 }
 
 void NetPoller::wake() {
@@ -228,7 +254,7 @@ void NetPoller::forget_runtime() {
       PollDesc& pd = block[i];
       sched::SpinGuard pl(pd.lock);
       for (auto* gpp : {&pd.rg, &pd.wg}) {
-        if (gpp->load() > sched::kParkSlotBusy) {
+        if (sched::park_slot_holds_g(gpp->load())) {
           gpp->store(pdNil);
           add_waiters(-1);
         }

@@ -8,7 +8,7 @@
 
 #include "netpoll/error.h"
 #include "netpoll/poll_desc.h"
-#include "scheduler/internal/futex.h"
+#include "scheduler/lock.h"
 #include "scheduler/poller.h"
 
 namespace parkway::net {
@@ -37,13 +37,19 @@ class NetPoller final : public sched::Poller {
   void dispatch(uint64_t data, uint32_t events, sched::GList* out);
   // The epoll data word registered for pd while it is open.
   static uint64_t event_data(PollDesc* pd);
+  // epoll_wait's timeout for poll(timeout_ns): -1 for < 0, else milliseconds rounded up
+  // (never early), at most INT_MAX. For kernels without epoll_pwait2.
+  static int epoll_timeout_ms(int64_t timeout_ns);
+  // For tests only: called by dispatch() once an event has passed its sequence check and
+  // before it is applied to the PollDesc, so that a test can pause the poller there and
+  // close and reuse the PollDesc meanwhile. nullptr (the default) calls nothing.
+  using DispatchHook = void (*)(PollDesc* pd);
+  static void set_dispatch_hook_for_test(DispatchHook hook);
 
   // Goroutines parked on PollDescs (Go's netpollWaiters).
   void add_waiters(int64_t n) { waiters_.fetch_add(n, std::memory_order_acq_rel); }
   // Open PollDescs, for tests and metrics.
   int64_t open_count() const { return open_.load(std::memory_order_relaxed); }
-  // Whether timeouts below a millisecond are honoured exactly (epoll_pwait2).
-  bool precise_timeouts() const { return have_pwait2_.load(std::memory_order_relaxed); }
 
  private:
   NetPoller();

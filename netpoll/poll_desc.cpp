@@ -1,7 +1,7 @@
 #include "netpoll/poll_desc.h"
 
 #include "netpoll/netpoll.h"
-#include "scheduler/internal/check.h"
+#include "scheduler/check.h"
 
 namespace parkway::net {
 
@@ -9,7 +9,9 @@ using sched::G;
 
 namespace {
 
-std::atomic<uintptr_t>& slot(PollDesc* pd, Mode mode) { return mode == Mode::read ? pd->rg : pd->wg; }
+std::atomic<uintptr_t>& slot(PollDesc* pd, Mode mode) {
+  return mode == Mode::read ? pd->rg : pd->wg;
+}
 
 bool block_commit(G* g, void* arg) {
   // On g0, the goroutine off its stack: publish it, unless readiness, a deadline or close
@@ -25,15 +27,28 @@ bool block_commit(G* g, void* arg) {
 
 }  // namespace
 
-void PollDesc::publish_info() {
+void PollDesc::publish_info(bool clear_event_err) {
   uint32_t i = 0;
   if (closing) i |= kClosing;
-  if (everr) i |= kEventErr;
   if (rd < 0) i |= kReadExpired;
   if (wd < 0) i |= kWriteExpired;
+  i |= (fdseq.load(std::memory_order_relaxed) & kSeqMask) << kInfoSeqShift;
   // seq_cst, and seq_cst loads of rg/wg after it in unblock(): a waiter does the mirror
   // image (sets pdWait, then reads info), and one of the two must see the other.
-  info.store(i, std::memory_order_seq_cst);
+  // A CAS loop, not a store: the poller may flip the event-error bit concurrently.
+  uint32_t x = info.load(std::memory_order_relaxed);
+  while (!info.compare_exchange_weak(x, clear_event_err ? i : (x & kEventErr) | i,
+                                     std::memory_order_seq_cst)) {
+  }
+}
+
+void PollDesc::set_event_err(bool err, uint32_t seq) {
+  uint32_t x = info.load(std::memory_order_seq_cst);
+  for (;;) {
+    if ((x >> kInfoSeqShift) != (seq & kSeqMask)) return;  // closed since: not ours to mark
+    if (((x & kEventErr) != 0) == err) return;
+    if (info.compare_exchange_weak(x, x ^ kEventErr, std::memory_order_seq_cst)) return;
+  }
 }
 
 std::error_code PollDesc::check_error(Mode mode) const {
@@ -87,35 +102,41 @@ std::error_code PollDesc::wait(Mode mode) {
 
 G* PollDesc::unblock(Mode mode, bool ioready) {
   auto& gpp = slot(this, mode);
+  const uintptr_t next = ioready ? pdReady : pdNil;  // what replaces a parked G*
+  uintptr_t old = gpp.load(std::memory_order_seq_cst);
   for (;;) {
-    uintptr_t old = gpp.load(std::memory_order_seq_cst);
-    if (old == sched::kParkSlotBusy) {
-      // The runtime is releasing the parked goroutine's stack (scheduler/idle_stack.cpp):
-      // its G* is back in a few microseconds.
-      sched::cpu_relax();
+    if (sched::is_park_slot_handoff(old)) {
+      // sysmon holds the goroutine (scheduler/park.h) and an earlier waker has taken the
+      // wake-up: only the value sysmon will leave in the slot may still change.
+      const uintptr_t v = sched::park_slot_handoff_value(old);
+      if (v == pdReady || !ioready) return nullptr;
+      if (gpp.compare_exchange_weak(old, sched::park_slot_handoff(pdReady),
+                                    std::memory_order_seq_cst)) {
+        return nullptr;
+      }
       continue;
     }
     if (old == pdReady) return nullptr;
     // Without readiness there is nothing to record for nobody: the next wait() checks
     // the deadline and closing state itself.
     if (old == pdNil && !ioready) return nullptr;
-    const uintptr_t next = ioready ? pdReady : pdNil;
-    if (gpp.compare_exchange_weak(old, next, std::memory_order_seq_cst)) {
-      if (old > sched::kParkSlotBusy) {
-        NetPoller::get().add_waiters(-1);
-        return reinterpret_cast<G*>(old);
-      }
-      return nullptr;  // pdNil, or pdWait: the waiter's commit will fail and it resumes
+    // The runtime is releasing the parked goroutine's stack (kParkSlotBusy): hand the
+    // wake-up off to it rather than wait; it readies the goroutine when it is done.
+    const bool frozen = old == sched::kParkSlotBusy;
+    const uintptr_t desired = frozen ? sched::park_slot_handoff(next) : next;
+    if (gpp.compare_exchange_weak(old, desired, std::memory_order_seq_cst)) {
+      if (frozen || sched::park_slot_holds_g(old)) NetPoller::get().add_waiters(-1);
+      if (sched::park_slot_holds_g(old)) return reinterpret_cast<G*>(old);
+      return nullptr;  // pdNil, pdWait (its commit fails and it resumes), or handed off
     }
   }
 }
 
-void PollDesc::on_event(bool readable, bool writable, bool error_only, sched::GList* out) {
-  if (error_only) {
-    sched::SpinGuard g(lock);
-    everr = true;
-    publish_info();
-  }
+void PollDesc::on_event(bool readable, bool writable, bool error_only, uint32_t seq,
+                        sched::GList* out) {
+  // Before the wake-ups, so that a woken reader sees it. Every event sets or clears it: an
+  // error that a later readiness event no longer reports is gone (as in Go).
+  set_event_err(error_only, seq);
   if (readable) {
     if (G* g = unblock(Mode::read, true)) out->push(g);
   }

@@ -8,7 +8,9 @@
 //   pdWait   a goroutine is about to park here (between netpollblock and its commit)
 //   G*       that goroutine, parked
 //   busy     the runtime holds the parked goroutine for a moment, to release its stack
-//            (scheduler/park.h, park_io); a waker spins until the G* is back
+//            (scheduler/park.h, park_io); a waker hands the wake-up off to it:
+//   busy+v   (park_slot_handoff(v)) a waker took the wake-up of the frozen goroutine;
+//            the runtime leaves v (pdNil or pdReady) and readies the goroutine
 //
 // and move only by atomic CAS/swap, with no lock:
 //
@@ -33,6 +35,22 @@
 // late event or timer can always dereference one. `fdseq` changes every time a PollDesc
 // is closed; it is in the epoll event data and in every timer's sequence, so an event or
 // a timer meant for an earlier FD that used the same PollDesc is recognised and dropped.
+//
+// `info` is one atomic word, as Go's pollDesc.atomicInfo:
+//
+//    31            16 15     4    3         2          1         0
+//   +----------------+--------+---------+---------+----------+---------+
+//   | fdseq & 0xFFFF |   0    | wd < 0  | rd < 0  | event err| closing |
+//   +----------------+--------+---------+---------+----------+---------+
+//
+// closing, rd and wd are copied in under the lock (publish_info). The event-error bit has
+// no other home: the poller sets or clears it on every event by CAS (set_event_err), and
+// the CAS fails when the sequence in the word is not the event's. So an EPOLLERR fetched
+// for an FD that another thread closed meanwhile, even one that passed the poller's
+// sequence check a moment before the close, can never mark the next FD that gets this
+// PollDesc (close() publishes the new sequence under the lock before freeing it). The
+// same stale event may still set pdReady or wake the new FD's waiter: a spurious
+// readiness, which every wait tolerates (the syscall is retried and says EAGAIN).
 #pragma once
 
 #include <atomic>
@@ -40,7 +58,7 @@
 #include <system_error>
 
 #include "netpoll/error.h"
-#include "scheduler/internal/futex.h"
+#include "scheduler/lock.h"
 #include "scheduler/park.h"
 #include "scheduler/time.h"
 #include "scheduler/timer.h"
@@ -52,22 +70,27 @@ enum class Mode { read, write };
 inline constexpr uintptr_t pdNil = 0;
 inline constexpr uintptr_t pdReady = 1;
 inline constexpr uintptr_t pdWait = 2;
-// 3 is sched::kParkSlotBusy: the runtime holds the parked G* for a moment (park.h).
+// 3 is sched::kParkSlotBusy: the runtime holds the parked G* for a moment (park.h); 4 and
+// 5 are the hand-offs to it of a wake-up that leaves pdNil or pdReady.
 static_assert(sched::kParkSlotBusy == 3, "netpoll: slot values overlap");
+static_assert(sched::park_slot_handoff(pdNil) == 4 && sched::park_slot_handoff(pdReady) == 5 &&
+                  !sched::park_slot_holds_g(sched::park_slot_handoff(pdReady)),
+              "netpoll: slot values overlap");
 
 struct alignas(64) PollDesc {
-  // Bits of `info`.
+  // Bits of `info` (drawn above).
   static constexpr uint32_t kClosing = 1, kEventErr = 2, kReadExpired = 4, kWriteExpired = 8;
+  static constexpr int kInfoSeqShift = 16;
+  static constexpr uint32_t kSeqMask = 0xFFFF;  // the bits of fdseq in info and event data
 
-  int fd = -1;                        // constant while open
-  std::atomic<uint32_t> fdseq{0};     // changes at every close; see above
-  std::atomic<uintptr_t> rg{pdNil};   // see the state diagram
+  int fd = -1;                       // constant while open
+  std::atomic<uint32_t> fdseq{0};    // changes at every close (under lock); see above
+  std::atomic<uintptr_t> rg{pdNil};  // see the state diagram
   std::atomic<uintptr_t> wg{pdNil};
-  std::atomic<uint32_t> info{0};      // published copy of closing/everr/expired, lock-free reads
+  std::atomic<uint32_t> info{0};  // see above: lock-free reads, CAS by the poller
 
   sched::SpinLock lock;
   bool closing PW_GUARDED_BY(lock) = false;
-  bool everr PW_GUARDED_BY(lock) = false;
   // Deadlines on nanotime(): 0 none, < 0 already expired, > 0 pending.
   int64_t rd PW_GUARDED_BY(lock) = 0;
   int64_t wd PW_GUARDED_BY(lock) = 0;
@@ -100,11 +123,17 @@ struct alignas(64) PollDesc {
   // Marks the PollDesc closing and wakes every waiter with Errc::closed.
   void evict();
 
-  // Called by the poller for an epoll event; appends goroutines to ready to `out`.
-  void on_event(bool readable, bool writable, bool error_only, sched::GList* out);
+  // Called by the poller for an epoll event of registration sequence `seq` (fdseq &
+  // kSeqMask, checked by the caller); appends goroutines to ready to `out`.
+  void on_event(bool readable, bool writable, bool error_only, uint32_t seq, sched::GList* out);
 
   // Internals shared with netpoll.cpp.
-  void publish_info() PW_REQUIRES(lock);
+  // Copies closing/rd/wd and the current fdseq into info, keeping the event-error bit,
+  // or clearing it with clear_event_err (at open).
+  void publish_info(bool clear_event_err = false) PW_REQUIRES(lock);
+  // Go's setEventErr: sets or clears the event-error bit, unless info's sequence is no
+  // longer `seq` (the FD was closed since the event was fetched).
+  void set_event_err(bool err, uint32_t seq);
   sched::G* unblock(Mode mode, bool ioready);
   bool block(Mode mode);
   void deadline_fired(Mode mode, uintptr_t seq, int64_t now);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,9 +34,15 @@ int set_int_option(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : -current_errno();
 }
 
+// poll(2) with no timeout for `events` on one descriptor: the revents, or 0.
+short poll_now(int s, short events) {
+  pollfd p{s, events, 0};
+  return ::poll(&p, 1, 0) == 1 ? p.revents : 0;
+}
+
 }  // namespace
 
-Result<Conn> Conn::dial(const SocketAddress& addr, Time deadline) {
+Result<Conn> Conn::start_dial(const SocketAddress& addr, Time deadline) {
   int s = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (s < 0) return errno_code(current_errno());
   int rc = ::connect(s, addr.sockaddr_ptr(), addr.length());
@@ -47,9 +54,24 @@ Result<Conn> Conn::dial(const SocketAddress& addr, Time deadline) {
   auto fd = FD::open(s);
   if (!fd) return fd.error();
   Conn conn(std::move(*fd));
-  if (rc != 0) {
-    if (auto ec = conn.fd_->wait_connected(deadline)) return ec;  // conn closes itself
-  }
+  // Before anyone else can see the Conn, so that no abort can come before it.
+  if (deadline != kNoDeadline) conn.fd_->set_write_deadline(deadline);
+  conn.connecting_ = rc != 0;
+  return conn;
+}
+
+std::error_code Conn::finish_dial() {
+  if (!fd_) return Errc::closed;
+  if (!connecting_) return {};
+  connecting_ = false;
+  return fd_->wait_connected();
+}
+
+Result<Conn> Conn::dial(const SocketAddress& addr, Time deadline) {
+  auto conn = start_dial(addr, deadline);
+  if (!conn) return conn;
+  if (auto ec = conn->finish_dial()) return ec;  // the Conn closes itself
+  if (deadline != kNoDeadline) conn->set_write_deadline(kNoDeadline);
   return conn;
 }
 
@@ -92,6 +114,23 @@ Result<SocketAddress> Conn::peer_address() const {
   return sock_name(*fd_, true);
 }
 
+bool Conn::pending_error() {
+  // poll(2) reports POLLERR while the socket's error is set. POLLHUP alone is no error: it
+  // is also what a socket that finished both ways in order reports.
+  if (!fd_) return false;
+  return fd_->with_fd([](int s) { return (poll_now(s, POLLIN) & POLLERR) != 0 ? 1 : 0; }) == 1;
+}
+
+bool Conn::was_reset() {
+  if (!fd_) return false;
+  return fd_->with_fd([](int s) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    return info.tcpi_state == TCP_CLOSE ? 1 : 0;
+  }) == 1;
+}
+
 Result<Listener> Listener::listen(const SocketAddress& addr, const ListenOptions& opts) {
   int s = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (s < 0) return errno_code(current_errno());
@@ -99,8 +138,10 @@ Result<Listener> Listener::listen(const SocketAddress& addr, const ListenOptions
     ::close(s);
     return errno_code(e);
   };
-  if (opts.reuse_addr && set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1) < 0) return fail(current_errno());
-  if (opts.reuse_port && set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1) < 0) return fail(current_errno());
+  if (opts.reuse_addr && set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
+    return fail(current_errno());
+  if (opts.reuse_port && set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
+    return fail(current_errno());
   if (addr.family() == AF_INET6 &&
       set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only ? 1 : 0) < 0) {
     return fail(current_errno());
@@ -134,6 +175,17 @@ Result<Conn> Listener::accept(SocketAddress* peer) {
   auto fd = FD::open(*s);
   if (!fd) return fd.error();
   return Conn(std::move(*fd));
+}
+
+bool Listener::connection_waiting() {
+  if (!fd_) return false;
+  return fd_->with_fd([](int s) { return (poll_now(s, POLLIN) & POLLIN) != 0 ? 1 : 0; }) == 1;
+}
+
+std::error_code Listener::set_backlog(int backlog) {
+  if (!fd_) return Errc::closed;
+  return fd_op_error(
+      fd_->with_fd([backlog](int s) { return ::listen(s, backlog) == 0 ? 0 : -current_errno(); }));
 }
 
 Result<SocketAddress> Listener::local_address() const {

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "netpoll/address.h"
 #include "netpoll/error.h"
@@ -25,18 +26,41 @@ class Conn {
  public:
   Conn() = default;
   explicit Conn(std::unique_ptr<FD> fd) : fd_(std::move(fd)) {}
-  Conn(Conn&&) noexcept = default;
-  Conn& operator=(Conn&&) noexcept = default;
+  Conn(Conn&& o) noexcept
+      : fd_(std::move(o.fd_)), connecting_(std::exchange(o.connecting_, false)) {}
+  Conn& operator=(Conn&& o) noexcept {
+    fd_ = std::move(o.fd_);
+    connecting_ = std::exchange(o.connecting_, false);
+    return *this;
+  }
   ~Conn() = default;  // the FD closes itself
 
   // Non-blocking connect, then park until connected, refused, unreachable or `deadline`
-  // (Errc::timeout).
+  // (Errc::timeout). start_dial() + finish_dial(), then the write deadline cleared.
   static Result<Conn> dial(const SocketAddress& addr, Time deadline = kNoDeadline);
+
+  // Dialling in two steps, so that another goroutine can cut a connect short: start_dial
+  // creates the socket, registers it, starts the non-blocking connect and returns the
+  // Conn at once, with `deadline` as its write deadline. finish_dial() then parks until
+  // the connect completes or fails, the write deadline passes (Errc::timeout) or the Conn
+  // is closed (Errc::closed). Meanwhile its owner may, from any goroutine, set the write
+  // deadline (into the past: the wait ends at once with Errc::timeout, which is how Go's
+  // net.Dialer interrupts a connect whose context is cancelled) or close() the Conn.
+  // finish_dial() never changes the deadline itself, so such an abort cannot be lost to
+  // it, even one made before finish_dial() was called; the caller sets the deadlines it
+  // wants afterwards. The owner must keep the Conn alive until finish_dial() returns.
+  static Result<Conn> start_dial(const SocketAddress& addr, Time deadline = kNoDeadline);
+  // After start_dial(): see above. Returns at once if the connect completed in start_dial;
+  // again after it has returned, returns its first result's success only (no error once
+  // connected).
+  std::error_code finish_dial();
 
   bool valid() const { return fd_ != nullptr; }
   // {0, no error} is end of stream.
   // An empty (moved-from) Conn fails every operation with Errc::closed.
-  IoResult read(std::span<std::byte> buf) { return fd_ ? fd_->read(buf) : IoResult{0, Errc::closed}; }
+  IoResult read(std::span<std::byte> buf) {
+    return fd_ ? fd_->read(buf) : IoResult{0, Errc::closed};
+  }
   IoResult write_all(std::span<const std::byte> buf) {
     return fd_ ? fd_->write_all(buf) : IoResult{0, Errc::closed};
   }
@@ -63,10 +87,18 @@ class Conn {
   Result<SocketAddress> local_address() const;
   Result<SocketAddress> peer_address() const;
 
+  // Whether the socket has an error pending (a reset received, say), without consuming
+  // it. An orderly end of stream from the peer is no error.
+  bool pending_error();
+  // Whether the connection was reset: the socket is in TCP's CLOSE state while our side
+  // is still open (an orderly end of stream from the peer leaves it in CLOSE_WAIT).
+  bool was_reset();
+
   FD& fd() { return *fd_; }
 
  private:
   std::unique_ptr<FD> fd_;
+  bool connecting_ = false;  // start_dial's connect is in progress (EINPROGRESS)
 };
 
 struct ListenOptions {
@@ -94,6 +126,11 @@ class Listener {
   // Parks until a connection arrives. Errors: Errc::closed, and the resource errors of
   // is_resource_exhausted(), returned at once.
   Result<Conn> accept(SocketAddress* peer = nullptr);
+  // Whether a connection is waiting to be accepted, without accepting it (needs no
+  // descriptor: useful when accept fails for lack of one).
+  bool connection_waiting();
+  // listen(2) again with another backlog (the kernel allows it on a listening socket).
+  std::error_code set_backlog(int backlog);
   Result<SocketAddress> local_address() const;
   std::error_code close() { return fd_ ? fd_->close() : std::error_code{}; }
   FD& fd() { return *fd_; }

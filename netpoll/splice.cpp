@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "scheduler/internal/futex.h"
+#include "scheduler/lock.h"
 
 namespace parkway::net {
 namespace {
@@ -34,7 +37,7 @@ struct Pipe {
 
 class PipePool {
  public:
-  // Returns a pipe, or an error (out of descriptors, for one).
+  // Returns a pipe, or an error (out of descriptors, or past the limit: EMFILE).
   Result<Pipe> get() {
     {
       sched::LockGuard g(lock_);
@@ -44,14 +47,20 @@ class PipePool {
         in_use_++;
         return p;
       }
+      if (static_cast<size_t>(in_use_) >= max_pipes_) return errno_code(EMFILE);
+      in_use_++;  // taken before it exists, so that the limit holds under concurrency
     }
     int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return errno_code(errno);
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+      const int e = errno;
+      sched::LockGuard g(lock_);
+      in_use_--;
+      return errno_code(e);
+    }
     // Best effort: a smaller pipe only means more syscalls.
     fcntl(fds[1], F_SETPIPE_SZ, kPipeSize);
     sched::LockGuard g(lock_);
     created_++;
-    in_use_++;
     return Pipe{fds[0], fds[1]};
   }
   // For an empty pipe.
@@ -59,12 +68,26 @@ class PipePool {
     {
       sched::LockGuard g(lock_);
       in_use_--;
-      if (free_.size() < kMaxPooledPipes) {
+      if (free_.size() < max_pooled_ && free_.size() + static_cast<size_t>(in_use_) < max_pipes_) {
         free_.push_back(p);
         return;
       }
     }
     close_pipe(p);
+  }
+  void set_limits(size_t max_pipes, size_t max_pooled) {
+    std::vector<Pipe> closing;
+    {
+      sched::LockGuard g(lock_);
+      max_pipes_ = max_pipes;
+      max_pooled_ = std::min(max_pooled, max_pipes);
+      while (free_.size() > max_pooled_ ||
+             (!free_.empty() && free_.size() + static_cast<size_t>(in_use_) > max_pipes_)) {
+        closing.push_back(free_.back());
+        free_.pop_back();
+      }
+    }
+    for (Pipe p : closing) close_pipe(p);
   }
   // For a pipe that may still hold data.
   void discard(Pipe p) {
@@ -88,6 +111,8 @@ class PipePool {
   sched::RuntimeLock lock_;
   std::vector<Pipe> free_;
   int64_t in_use_ = 0, created_ = 0, discarded_ = 0;
+  size_t max_pipes_ = SIZE_MAX;
+  size_t max_pooled_ = kMaxPooledPipes;
 };
 
 PipePool& pipes() {
@@ -265,8 +290,7 @@ struct SpliceCarryAccess {
     if (r.bytes >= kSpliceFrom) t.small = false;
     void* held = nullptr;
     size_t off = 0, len = 0;
-    if (!drain_buffer(t.dst, buf, 0, r.bytes, t.observer, t.result, t.carry, &held, &off,
-                      &len)) {
+    if (!drain_buffer(t.dst, buf, 0, r.bytes, t.observer, t.result, t.carry, &held, &off, &len)) {
       if (held != nullptr) {
         t.carry->buf_ = held;
         t.carry->buf_off_ = off;
@@ -362,6 +386,10 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
       }
     }
   }
+}
+
+void set_pipe_limits(size_t max_pipes, size_t max_pooled) {
+  pipes().set_limits(max_pipes, max_pooled);
 }
 
 PipePoolStats pipe_pool_stats() {

@@ -85,15 +85,22 @@ class SpliceCarry {
 SpliceResult splice(FD& dst, FD& src, TransferObserver* observer = nullptr,
                     SpliceMode mode = SpliceMode::automatic, SpliceCarry* carry = nullptr);
 
+// Bounds the pipes of the process: at most `max_pipes` (in use and pooled together; each is
+// two descriptors) and at most `max_pooled` of them idle in the pool. Past max_pipes a
+// chunk goes through a copy buffer instead, as when pipe2() fails for lack of
+// descriptors. Lowering the bounds closes pooled pipes at once; pipes in use go when they
+// are given back. The defaults: no limit on pipes, 64 pooled.
+void set_pipe_limits(size_t max_pipes, size_t max_pooled);
+
 // Pool statistics, for tests and metrics.
 struct PipePoolStats {
-  int64_t pooled = 0;     // idle pipes in the pool
-  int64_t in_use = 0;     // pipes holding data in flight (or carried)
-  int64_t created = 0;    // pipes created so far
-  int64_t discarded = 0;  // pipes closed because they still held data after an error
+  int64_t pooled = 0;              // idle pipes in the pool
+  int64_t in_use = 0;              // pipes holding data in flight (or carried)
+  int64_t created = 0;             // pipes created so far
+  int64_t discarded = 0;           // pipes closed because they still held data after an error
   uint64_t discarded_buffers = 0;  // copy buffers freed, not pooled, for the same reason
-  uint64_t spliced_bytes = 0;  // moved through pipes, ever
-  uint64_t copied_bytes = 0;   // moved through buffers (the fallback), ever
+  uint64_t spliced_bytes = 0;      // moved through pipes, ever
+  uint64_t copied_bytes = 0;       // moved through buffers (the fallback), ever
 };
 PipePoolStats pipe_pool_stats();
 

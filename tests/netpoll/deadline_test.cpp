@@ -1,6 +1,9 @@
 // Read and write deadlines: past, future, extended, sub-millisecond, and resets racing
 // the timer's expiry.
+#include <time.h>
+
 #include <catch2/catch.hpp>
+#include <climits>
 #include <random>
 
 #include "netpoll/netpoll.h"
@@ -135,8 +138,8 @@ TEST_CASE("10,000 deadline resets racing expiry never wake a reader wrongly", "[
   std::vector<Round> rounds;
   rt.run([&] {
     Pair p = connect_pair();
-    Channel<int> round_start(1);   // resetter -> reader: round i begins
-    Channel<bool> round_result(1); // reader -> resetter: true if the round timed out
+    Channel<int> round_start(1);    // resetter -> reader: round i begins
+    Channel<bool> round_result(1);  // reader -> resetter: true if the round timed out
     rounds.resize(kRounds);
     go([&] {  // reader
       std::byte buf[1];
@@ -181,9 +184,75 @@ TEST_CASE("10,000 deadline resets racing expiry never wake a reader wrongly", "[
     }
   }
   INFO("timeouts " << timeouts.load() << ", rounds moved in time " << moved_in_time);
-  CHECK(wrong == 0);                 // moved before it expired: must not have timed out
+  CHECK(wrong == 0);                  // moved before it expired: must not have timed out
   CHECK(early_timeouts.load() == 0);  // no timeout before its deadline
-  CHECK(bytes.load() == kRounds);    // every byte arrived
-  CHECK(moved_in_time > 0);          // both cases were exercised
+  CHECK(bytes.load() == kRounds);     // every byte arrived
+  CHECK(moved_in_time > 0);           // both cases were exercised
   CHECK(timeouts.load() > 0);
+}
+
+namespace {
+
+Duration process_cpu_time() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
+
+TEST_CASE("a deadline near kNoDeadline never fires early nor spins nor wraps", "[deadline]") {
+  using std::chrono::hours;
+  // now() + 2562047 h is just below or past the clock's range, depending on the uptime:
+  // deadline_after saturates it to kNoDeadline, or it is a valid time ~292 years out.
+  // The others are valid times just short of kNoDeadline: a timer is armed for them, the
+  // poller sleeps towards them (epoll_pwait2, or epoll_wait capped at INT_MAX ms), and
+  // none may wrap into the past (a timeout at once) or into a sleep of 0 (a busy loop).
+  const Time deadlines[] = {deadline_after(hours(2562047)),
+                            kNoDeadline - std::chrono::nanoseconds(1), kNoDeadline - hours(1),
+                            add_saturating(now(), Duration::max() / 2)};
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Pair p = connect_pair();
+    for (const Time d : deadlines) {
+      INFO("deadline " << d.time_since_epoch().count() << " ns");
+      CHECK(d > now());
+      p.server.set_read_deadline(d);
+      Notification done;
+      net::IoResult r;
+      go([&] {
+        std::byte buf[1];
+        r = p.server.read(buf);
+        done.notify();
+      });
+      // A timed wait on the same kind of deadline, next to it.
+      Notification never;
+      const Time wall = now();
+      const Duration cpu = process_cpu_time();
+      CHECK_FALSE(never.wait_until(add_saturating(now(), 300ms)));
+      const auto cpu_used = process_cpu_time() - cpu;
+      const auto wall_used = now() - wall;
+      CHECK_FALSE(done.has_been_notified());  // the read is still waiting: nothing fired
+      // Idle meanwhile: a timer that wrapped to "now" would have the Ms poll in a loop.
+      CHECK(cpu_used < wall_used / 5);
+      p.client.write_all(std::as_bytes(std::span("n", 1)));
+      REQUIRE(done.wait_for(10s));
+      CHECK(r.ok());
+      CHECK(r.bytes == 1);
+    }
+    p.server.set_read_deadline(kNoDeadline);
+  });
+}
+
+TEST_CASE("epoll_wait's timeout rounds up and saturates", "[deadline]") {
+  CHECK(net::NetPoller::epoll_timeout_ms(-1) == -1);
+  CHECK(net::NetPoller::epoll_timeout_ms(0) == 0);
+  CHECK(net::NetPoller::epoll_timeout_ms(1) == 1);
+  CHECK(net::NetPoller::epoll_timeout_ms(1'000'000) == 1);
+  CHECK(net::NetPoller::epoll_timeout_ms(1'000'001) == 2);
+  CHECK(net::NetPoller::epoll_timeout_ms(INT64_MAX) == INT_MAX);
+  CHECK(net::NetPoller::epoll_timeout_ms(INT64_MAX - 1) == INT_MAX);
+  CHECK(sched::add_saturating_ns(INT64_MAX - 5, 10) == INT64_MAX);
+  CHECK(sched::add_saturating_ns(INT64_MIN + 5, -10) == INT64_MIN);
+  CHECK(sched::add_saturating_ns(100, -10) == 90);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <thread>
 #include <vector>
 
 #include "netpoll/netpoll.h"
@@ -33,6 +34,36 @@ Pair connect_pair(net::Listener& ln) {
 }
 
 bool fd_is_open(int n) { return fcntl(n, F_GETFD) != -1; }
+
+// A poller paused inside NetPoller::dispatch, after the sequence check and before the
+// event is applied (NetPoller::set_dispatch_hook_for_test): the test's own poller thread
+// only (the runtime's pollers pass through), for events on `target` only.
+thread_local bool is_test_poller = false;
+struct PausedDispatch {
+  std::atomic<net::PollDesc*> target{nullptr};
+  std::atomic<bool> paused{false};
+  std::atomic<bool> resume{false};
+};
+std::atomic<PausedDispatch*> paused_dispatch{nullptr};
+
+void pause_in_dispatch(net::PollDesc* pd) {
+  PausedDispatch* p = paused_dispatch.load();
+  if (!is_test_poller || p == nullptr || pd != p->target.load()) return;
+  p->paused.store(true);
+  const Time until = deadline_after(10s);
+  while (!p->resume.load() && now() < until) std::this_thread::yield();
+}
+
+// Waits (bounded) for `cond`, yielding the goroutine meanwhile.
+template <class F>
+bool await(F cond, Duration limit = 10s) {
+  const Time until = deadline_after(limit);
+  while (!cond()) {
+    if (now() > until) return false;
+    yield();
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -152,6 +183,80 @@ TEST_CASE("a stale epoll event for a closed and reused PollDesc is ignored", "[f
   checks.report();
 }
 
+TEST_CASE("a stale EPOLLERR never marks the connection that reuses its PollDesc", "[fd]") {
+  // The race: the poller takes an EPOLLERR for connection A and passes the sequence check;
+  // another thread closes A, and the next connection B gets A's PollDesc from the free list;
+  // then the poller applies the error. B must not inherit it: its reads would fail as "not
+  // pollable". The hook pauses a poller thread exactly between the check and the update.
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    net::Listener ln = test::listen_local();
+    Pair first = connect_pair(ln);
+    net::PollDesc* pd = first.server.fd().poll_desc();
+    const uint64_t stale = net::NetPoller::event_data(pd);
+    PausedDispatch pause;
+    pause.target.store(pd);
+    paused_dispatch.store(&pause);
+    net::NetPoller::set_dispatch_hook_for_test(&pause_in_dispatch);
+    sched::GList woken;  // written by the poller thread only, read after join
+    std::thread poller([&] {
+      is_test_poller = true;
+      net::NetPoller::get().dispatch(stale, EPOLLERR, &woken);
+    });
+    REQUIRE(await([&] { return pause.paused.load(); }));
+
+    // While it is paused: close A, open connections until one reuses the PollDesc.
+    first.server.close();
+    std::vector<Pair> pairs;
+    pairs.reserve(64);
+    net::Conn* reused = nullptr;
+    net::Conn* peer = nullptr;
+    for (int i = 0; i < 64 && !reused; i++) {
+      pairs.push_back(connect_pair(ln));
+      Pair& p = pairs.back();
+      if (p.server.fd().poll_desc() == pd) reused = &p.server, peer = &p.client;
+      if (p.client.fd().poll_desc() == pd) reused = &p.client, peer = &p.server;
+    }
+    pause.resume.store(true);
+    poller.join();
+    net::NetPoller::set_dispatch_hook_for_test(nullptr);
+    paused_dispatch.store(nullptr);
+    REQUIRE(reused != nullptr);
+    CHECK(woken.empty());  // nobody was parked on B
+
+    // B is unharmed: no error state, and a read gets its byte.
+    CHECK_FALSE(pd->check_error(net::Mode::read));
+    peer->write_all(std::as_bytes(std::span("b", 1)));
+    std::byte buf[1];
+    auto r = reused->read(buf);
+    CHECK(r.error == std::error_code{});
+    CHECK(r.bytes == 1);
+  });
+}
+
+TEST_CASE("an event without EPOLLERR clears the event error (Go's setEventErr)", "[fd]") {
+  Runtime rt({.procs = 1});
+  rt.run([&] {
+    net::Listener ln = test::listen_local();
+    Pair p = connect_pair(ln);
+    net::PollDesc* pd = p.server.fd().poll_desc();
+    sched::GList woken;
+    net::NetPoller::get().dispatch(net::NetPoller::event_data(pd), EPOLLERR, &woken);
+    CHECK(pd->check_error(net::Mode::read) == net::Errc::not_pollable);
+    std::byte buf[1];
+    CHECK(p.server.read(buf).error == net::Errc::not_pollable);
+    CHECK_FALSE(pd->check_error(net::Mode::write));  // reported on reads only
+
+    net::NetPoller::get().dispatch(net::NetPoller::event_data(pd), EPOLLIN, &woken);
+    CHECK_FALSE(pd->check_error(net::Mode::read));
+    p.client.write_all(std::as_bytes(std::span("c", 1)));
+    auto r = p.server.read(buf);
+    CHECK(r.error == std::error_code{});
+    CHECK(r.bytes == 1);
+    CHECK(woken.empty());
+  });
+}
+
 PARKWAY_CHILD_SCENARIO("accept_emfile") {
   Runtime rt({.procs = 2});
   return rt.run([]() -> int {
@@ -196,7 +301,8 @@ PARKWAY_CHILD_SCENARIO("accept_emfile") {
 }
 
 TEST_CASE("resource errors are told apart from the others", "[fd]") {
-  for (int e : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) CHECK(net::is_resource_exhausted(net::errno_code(e)));
+  for (int e : {EMFILE, ENFILE, ENOBUFS, ENOMEM})
+    CHECK(net::is_resource_exhausted(net::errno_code(e)));
   for (int e : {ECONNREFUSED, ECONNRESET, EAGAIN, EINVAL}) {
     CHECK_FALSE(net::is_resource_exhausted(net::errno_code(e)));
   }

@@ -35,8 +35,7 @@ TEST_CASE("SocketAddress parses and prints IPv4 and IPv6", "[socket]") {
   }
 }
 
-TEST_CASE("echo server: 1,000 concurrent connections with random sizes, checksummed",
-          "[socket]") {
+TEST_CASE("echo server: 1,000 concurrent connections with random sizes, checksummed", "[socket]") {
   Runtime rt({.procs = 2});
   std::atomic<int> ok{0}, bad{0};
   rt.run([&] {
@@ -195,6 +194,90 @@ TEST_CASE("dial times out against a listener whose accept queue is full", "[sock
   });
 }
 
+namespace {
+
+// A listener whose accept queue is full (backlog 1, never accepting): a new connect to
+// it stays in SYN_SENT. `queued` keeps the connections that made it full.
+net::Listener full_listener(std::vector<net::Conn>* queued) {
+  net::Listener ln = listen_local({.backlog = 1});
+  for (int i = 0; i < 16; i++) {
+    auto c = net::Conn::dial(test::address_of(ln), deadline_after(1s));
+    if (!c) break;  // timed out: the queue is full
+    queued->push_back(std::move(*c));
+  }
+  return ln;
+}
+
+}  // namespace
+
+TEST_CASE("start_dial and finish_dial connect in two steps", "[socket][dial]") {
+  Runtime rt({.procs = 2});
+  rt.run([] {
+    net::Listener ln = listen_local();
+    auto c = net::Conn::start_dial(test::address_of(ln), deadline_after(10s));
+    REQUIRE(c);
+    auto s = ln.accept();
+    REQUIRE(s);
+    CHECK_FALSE(c->finish_dial());
+    CHECK_FALSE(c->finish_dial());  // again: still connected, no error
+    c->set_write_deadline(kNoDeadline);
+    CHECK(c->write_all(std::as_bytes(std::span("d", 1))).ok());
+    std::byte buf[1];
+    CHECK(s->read(buf).bytes == 1);
+  });
+}
+
+TEST_CASE("a connect in progress ends at once when another goroutine aborts it", "[socket][dial]") {
+  // The connect would wait for its 10 s deadline (the listener drops SYNs); another
+  // goroutine sets its write deadline into the past, or closes it, 50 ms in.
+  for (const bool by_close : {false, true}) {
+    INFO((by_close ? "closed" : "deadline set into the past"));
+    Runtime rt({.procs = 2});
+    rt.run([&] {
+      std::vector<net::Conn> queued;
+      net::Listener ln = full_listener(&queued);
+      REQUIRE(queued.size() >= 1);
+      auto c = net::Conn::start_dial(test::address_of(ln), deadline_after(10s));
+      REQUIRE(c);
+      Notification aborted;
+      go([&] {
+        sleep_for(50ms);
+        if (by_close) {
+          c->close();
+        } else {
+          c->set_write_deadline(now() - 1s);
+        }
+        aborted.notify();
+      });
+      const Time start = now();
+      const std::error_code ec = c->finish_dial();
+      const auto took = now() - start;
+      aborted.wait();
+      CHECK(took >= 50ms);
+      CHECK(took < 5s);  // not its 10 s deadline
+      if (by_close) {
+        CHECK(net::is_closed(ec));
+      } else {
+        CHECK(net::is_timeout(ec));
+      }
+    });
+  }
+}
+
+TEST_CASE("an abort made before finish_dial is not lost", "[socket][dial]") {
+  Runtime rt({.procs = 1});
+  rt.run([] {
+    std::vector<net::Conn> queued;
+    net::Listener ln = full_listener(&queued);
+    auto c = net::Conn::start_dial(test::address_of(ln), deadline_after(10s));
+    REQUIRE(c);
+    c->set_write_deadline(now() - 1s);  // the owner aborts before the dialer waits
+    const Time start = now();
+    CHECK(net::is_timeout(c->finish_dial()));
+    CHECK(now() - start < 5s);
+  });
+}
+
 TEST_CASE("closing a listener wakes a goroutine parked in accept", "[socket]") {
   Runtime rt({.procs = 2});
   rt.run([] {
@@ -283,4 +366,21 @@ TEST_CASE("IPv6 loopback works when available", "[socket]") {
     CHECK(got.bytes == 10000);
     CHECK(got.mismatches == 0);
   });
+}
+
+TEST_CASE("equal IPv6 addresses compare equal, whatever was on the stack", "[address]") {
+  // Dirty the stack where the addresses will be made, then make them.
+  auto make = [](uint8_t fill) {
+    volatile uint8_t junk[512];
+    for (auto& b : junk) b = fill;
+    return *net::SocketAddress::parse("[2001:db8::1]:443");
+  };
+  const net::SocketAddress a = make(0xAA);
+  const net::SocketAddress b = make(0x55);
+  CHECK(a == b);
+  const uint8_t bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  CHECK(net::SocketAddress::ipv6(bytes, 443) == a);
+  const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.sockaddr_ptr());
+  CHECK(sin6->sin6_scope_id == 0);
+  CHECK(sin6->sin6_flowinfo == 0);
 }
