@@ -139,6 +139,13 @@ std::string Endpoint::to_string() const {
   return kind == Kind::ipv6 ? "[" + host + "]:" + port_text : host + ":" + port_text;
 }
 
+std::string Endpoint::to_spec() const {
+  std::string out = to_string();
+  if (weight != 1) out += "/weight=" + std::to_string(weight);
+  if (backup) out += "/backup";
+  return out;
+}
+
 Parsed<ListenAddress> parse_listen_address(std::string_view text) {
   const Parsed<HostPort> split = split_host_port(text, listen_expected);
   if (!split.ok()) return Parsed<ListenAddress>::failure(split.expected());
@@ -155,8 +162,8 @@ Parsed<ListenAddress> parse_listen_address(std::string_view text) {
     if (parts.host.empty()) {
       return Parsed<ListenAddress>::failure(with_reason(listen_expected, "the address is missing"));
     }
-    return Parsed<ListenAddress>::failure(with_reason(
-        listen_expected, "an IP literal, not a DNS name; 0.0.0.0 for all interfaces"));
+    return Parsed<ListenAddress>::failure(
+        with_reason(listen_expected, "an IP literal, not a DNS name; 0.0.0.0 for all interfaces"));
   }
   const Parsed<std::uint16_t> port = parse_port(parts.port, 0);
   if (!port.ok()) return Parsed<ListenAddress>::failure(port.expected());
@@ -194,6 +201,45 @@ Parsed<Endpoint> parse_endpoint(std::string_view text) {
   const Parsed<std::uint16_t> port = parse_port(parts.port, 1);
   if (!port.ok()) return Parsed<Endpoint>::failure(port.expected());
   endpoint.port = port.value();
+  return endpoint;
+}
+
+Parsed<Endpoint> parse_endpoint_spec(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  Parsed<Endpoint> endpoint = parse_endpoint(text.substr(0, slash));
+  if (!endpoint.ok() || slash == std::string_view::npos) return endpoint;
+  constexpr std::string_view options_expected =
+      "expected \"host:port\" followed by options \"/weight=N\" (1..256) or \"/backup\"";
+  std::string_view rest = text.substr(slash + 1);
+  bool seen_weight = false, seen_backup = false;
+  while (true) {
+    const std::size_t next = rest.find('/');
+    const std::string_view option = rest.substr(0, next);
+    if (option == "backup" && !seen_backup) {
+      endpoint.value().backup = seen_backup = true;
+    } else if (option.starts_with("weight=") && !seen_weight) {
+      const std::string_view digits = option.substr(7);
+      int weight = 0;
+      const bool ok =
+          !digits.empty() && digits.size() <= 3 &&
+          std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (ok) weight = std::stoi(std::string(digits));
+      if (!ok || weight < 1 || weight > max_endpoint_weight) {
+        return Parsed<Endpoint>::failure(with_reason(
+            options_expected, "the weight \"" + std::string(digits) + "\" is not 1..256"));
+      }
+      endpoint.value().weight = weight;
+      seen_weight = true;
+    } else {
+      return Parsed<Endpoint>::failure(with_reason(
+          options_expected,
+          (seen_weight && option.starts_with("weight=")) || (seen_backup && option == "backup")
+              ? "\"" + std::string(option) + "\" is given twice"
+              : "unknown option \"" + std::string(option) + "\""));
+    }
+    if (next == std::string_view::npos) break;
+    rest = rest.substr(next + 1);
+  }
   return endpoint;
 }
 

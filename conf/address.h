@@ -43,17 +43,29 @@ struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
   Kind kind = Kind::dns_name;
+  // Its share of the cluster's connections, relative to the other endpoints' (1..256).
+  int weight = 1;
+  // Used only when no primary (not backup) endpoint is healthy.
+  bool backup = false;
 
-  // "10.0.0.5:80", "[2001:db8::1]:443", "redis-a:6379".
+  // "10.0.0.5:80", "[2001:db8::1]:443", "redis-a:6379": the endpoint's name.
   std::string to_string() const;
+  // As a -L upstream takes it: the name, then "/weight=N" and "/backup" where they are not
+  // the defaults ("a:80/weight=3", "b:80/backup").
+  std::string to_spec() const;
   bool operator==(const Endpoint&) const = default;
 };
+
+inline constexpr int max_endpoint_weight = 256;
 
 // "A.B.C.D:PORT" or "[IPv6]:PORT", port 0..65535.
 Parsed<ListenAddress> parse_listen_address(std::string_view text);
 
 // "host:port" or "[IPv6]:port", host an IP literal or an RFC 1123 DNS name, port 1..65535.
 Parsed<Endpoint> parse_endpoint(std::string_view text);
+// An endpoint with options, as -L takes it: "host:port" then any of "/weight=N" (1..256)
+// and "/backup".
+Parsed<Endpoint> parse_endpoint_spec(std::string_view text);
 
 // Whether two endpoints name the same host and port (DNS names compare case-insensitively).
 bool same_endpoint(const Endpoint& a, const Endpoint& b);

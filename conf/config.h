@@ -58,6 +58,17 @@ struct EnumNames<Balance> {
   }};
 };
 
+// How a health check's reply is matched against `expect`.
+enum class HealthMatch { prefix, contains };
+
+template <>
+struct EnumNames<HealthMatch> {
+  static constexpr std::array<std::pair<HealthMatch, std::string_view>, 2> values{{
+      {HealthMatch::prefix, "prefix"},
+      {HealthMatch::contains, "contains"},
+  }};
+};
+
 template <class E>
 constexpr std::string_view to_string(E value) {
   for (const auto& [candidate, name] : EnumNames<E>::values) {
@@ -96,6 +107,50 @@ struct Listener {
   bool operator==(const Listener&) const = default;
 };
 
+// Bytes a health check sends or expects, as written: text (TOML's escapes give \r, \n, \t
+// and \u00XX) or, for a *_hex key, hex digits.
+struct Payload {
+  std::string bytes;
+  bool operator==(const Payload&) const = default;
+};
+struct HexPayload {
+  std::string bytes;  // decoded
+  bool operator==(const HexPayload&) const = default;
+};
+
+// [cluster.health_check]: active checks of every address of the cluster's endpoints; off
+// unless the table is present.
+struct HealthCheck {
+  std::chrono::nanoseconds interval{};
+  std::chrono::nanoseconds timeout{};
+  int rise = 0;
+  int fall = 0;
+  int jitter = 0;  // percent of interval
+  int port = 0;    // 0: the endpoint's own port
+  Payload send;
+  HexPayload send_hex;
+  Payload expect;
+  HexPayload expect_hex;
+  HealthMatch match = HealthMatch::prefix;
+
+  // The bytes to send and to expect, from whichever key gave them.
+  const std::string& send_bytes() const { return send.bytes.empty() ? send_hex.bytes : send.bytes; }
+  const std::string& expect_bytes() const {
+    return expect.bytes.empty() ? expect_hex.bytes : expect.bytes;
+  }
+  bool operator==(const HealthCheck&) const = default;
+};
+
+// [cluster.outlier]: passive ejection of addresses that keep failing; on by default.
+struct Outlier {
+  bool enabled = false;
+  int consecutive_failures = 0;
+  std::chrono::nanoseconds base_ejection{};
+  std::chrono::nanoseconds max_ejection{};
+  int max_ejected_percent = 0;
+  bool operator==(const Outlier&) const = default;
+};
+
 struct Cluster {
   std::string name;
   std::vector<Endpoint> endpoints;  // never empty, no duplicates
@@ -106,6 +161,9 @@ struct Cluster {
   std::chrono::nanoseconds idle_timeout{};  // 0: off
   std::chrono::nanoseconds fin_timeout{};   // 0: off
   std::chrono::nanoseconds max_duration{};  // 0: off
+  int panic_threshold = 0;  // percent of addresses healthy, below which all are used
+  std::optional<HealthCheck> health_check;  // [cluster.health_check]
+  Outlier outlier;                          // [cluster.outlier]
   SourceLocation origin;
 
   bool operator==(const Cluster&) const = default;

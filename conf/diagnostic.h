@@ -1,7 +1,8 @@
 // Diagnostic: one problem found in a config file or in forwards from the command line, and
 // format(), the one formatter that turns it into what the user reads, compiler style:
 //
-//   /etc/parkway/parkway.toml:14:19: error: cluster[0].connect_timeout: expected a duration such as "250ms", "5s" or "1h", found "5 seconds"
+//   /etc/parkway/parkway.toml:14:19: error: cluster[0].connect_timeout: expected a duration such as
+//   "250ms", "5s" or "1h", found "5 seconds"
 //      14 | connect_timeout = "5 seconds"
 //         |                   ^
 //

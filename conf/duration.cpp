@@ -11,7 +11,8 @@ namespace {
 // 128-bit intermediate for "fraction * unit / scale", which overflows 64 bits for hours.
 __extension__ typedef unsigned __int128 Uint128;
 
-constexpr std::uint64_t max_ns = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+constexpr std::uint64_t max_ns =
+    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 struct Unit {
   std::string_view name;
@@ -59,8 +60,10 @@ Parsed<std::chrono::nanoseconds> parse_duration(std::string_view text) {
     std::size_t digits = 0;
     while (pos < text.size() && is_digit(text[pos])) {
       const auto digit = static_cast<std::uint64_t>(text[pos] - '0');
-      if (whole > (max_ns - digit) / 10) whole_overflow = true;
-      else whole = whole * 10 + digit;
+      if (whole > (max_ns - digit) / 10)
+        whole_overflow = true;
+      else
+        whole = whole * 10 + digit;
       ++pos;
       ++digits;
     }

@@ -39,15 +39,74 @@ void add_key_comment(std::string& out, const Key<S>& key) {
   if (key.required()) {
     facts += "Required.";
   } else {
-    facts += "Default: " + field_toml(key, defaults<S>()) + ".";
+    facts += "Default: " + field_toml(key, defaults<S>());
+    if (!key.forward_default_text.empty()) {
+      facts += " (" + field_toml(key, defaults<S>(Origin::forwards)) + " for -L forwards)";
+    }
+    facts += ".";
   }
   add_comment(out, facts);
 }
 
 template <class Section>
-void add_table(std::string& out, const Section& section, const typename Section::Struct& value, bool comments) {
-  const std::string header = Section::repeated ? "[[" + std::string(section.name) + "]]"
-                                               : "[" + std::string(section.name) + "]";
+std::string header_of(const Section& section) {
+  std::string_view name = section.name;
+  if constexpr (requires { section.path; }) name = section.path;
+  return Section::repeated ? "[[" + std::string(name) + "]]" : "[" + std::string(name) + "]";
+}
+
+// `text` with every line commented out ("# "), blank lines kept as "#".
+std::string commented_out(const std::string& text) {
+  std::string out;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + begin, end - begin);
+    if (line.empty()) {
+      out += "#\n";
+    } else if (line.starts_with("#")) {
+      out += std::string(line) + "\n";
+    } else {
+      out += "# " + std::string(line) + "\n";
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+template <class Section>
+void add_table(std::string& out, const Section& section, const typename Section::Struct& value,
+               bool comments);
+
+// The sub-tables of `value` ([cluster.health_check] after the keys of its [[cluster]]).
+template <class S>
+void add_sub_tables(std::string& out, const S& value, bool comments) {
+  for_each_sub_section<S>([&](const auto& sub) {
+    using Sub = std::remove_cvref_t<decltype(sub)>;
+    using C = typename Sub::Struct;
+    if constexpr (Sub::repeated) {
+      for (const C& item : value.*sub.member) add_table(out, sub, item, comments);
+    } else if constexpr (Sub::optional) {
+      if (value.*sub.member) {
+        add_table(out, sub, *(value.*sub.member), comments);
+      } else if (comments) {
+        // Absent means off: the reference shows it commented out, at its defaults.
+        std::string table;
+        add_table(table, sub, defaults<C>(), true);
+        out += "\n# (Off: uncomment this table, with the keys you change, to turn it on.)\n";
+        out += commented_out(table.substr(1));  // (its leading blank line is above)
+      }
+    } else {
+      add_table(out, sub, value.*sub.member, comments);
+    }
+  });
+}
+
+template <class Section>
+void add_table(std::string& out, const Section& section, const typename Section::Struct& value,
+               bool comments) {
+  const std::string header = header_of(section);
   out += '\n';
   if (comments) add_comment(out, header + " " + std::string(section.help));
   out += header + "\n";
@@ -58,6 +117,7 @@ void add_table(std::string& out, const Section& section, const typename Section:
     }
     out += std::string(key.name) + " = " + field_toml(key, value) + "\n";
   }
+  add_sub_tables(out, value, comments);
 }
 
 std::string emit(const Config& config, std::string preamble, bool comments) {

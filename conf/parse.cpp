@@ -9,28 +9,28 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <system_error>
-#include <toml++/toml.h>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "conf/keys.h"
+#include "conf/limits.h"
 #include "conf/validate.h"
 
 namespace parkway::conf {
 namespace {
 
-constexpr std::size_t max_file_size = 16 * 1024 * 1024;
-
 // A key as it appears in a key path: bare when TOML would allow it bare, else quoted.
 std::string path_part(std::string_view key) {
   const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
   return bare ? std::string(key) : toml_quote(key);
 }
@@ -43,8 +43,7 @@ std::string describe(const toml::node& node) {
       if (text.size() > 80) return toml_quote(text.substr(0, 80)) + "...";
       return toml_quote(text);
     }
-    case toml::node_type::integer:
-      return "the integer " + std::to_string(node.as_integer()->get());
+    case toml::node_type::integer: return "the integer " + std::to_string(node.as_integer()->get());
     case toml::node_type::floating_point: {
       char buffer[64];
       std::snprintf(buffer, sizeof buffer, "%g", node.as_floating_point()->get());
@@ -52,18 +51,13 @@ std::string describe(const toml::node& node) {
     }
     case toml::node_type::boolean:
       return node.as_boolean()->get() ? "the boolean true" : "the boolean false";
-    case toml::node_type::array:
-      return "an array";
+    case toml::node_type::array: return "an array";
     case toml::node_type::table:
       return node.as_table()->is_inline() ? "an inline table" : "a table";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    case toml::node_type::none:
-      break;
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
   }
   return "nothing";
 }
@@ -71,7 +65,9 @@ std::string describe(const toml::node& node) {
 // How a section is written: "[runtime]" or "[[listener]]".
 template <class Section>
 std::string header(const Section& section) {
-  return Section::repeated ? "[[" + std::string(section.name) + "]]" : "[" + std::string(section.name) + "]";
+  std::string_view name = section.name;
+  if constexpr (requires { section.path; }) name = section.path;  // a sub-table
+  return Section::repeated ? "[[" + std::string(name) + "]]" : "[" + std::string(name) + "]";
 }
 
 std::string single_quoted(std::string_view text) {
@@ -87,6 +83,11 @@ class Reader {
 
   LoadResult read() {
     LoadResult result;
+    // What no real config needs is refused before the parser sees it (conf/limits.h).
+    if (auto exceeded = check_limits(text_, file_)) {
+      result.diagnostics.push_back(std::move(*exceeded));
+      return result;
+    }
     toml::table root;
     try {
       root = toml::parse(text_, std::string_view(file_));
@@ -95,7 +96,8 @@ class Reader {
       std::string_view description = error.description();
       constexpr std::string_view prefix = "Error while parsing ";
       if (description.starts_with(prefix)) description.remove_prefix(prefix.size());
-      report(Severity::error, error.source().begin, {}, "TOML syntax error in " + std::string(description));
+      report(Severity::error, error.source().begin, {},
+             "TOML syntax error in " + std::string(description));
       result.diagnostics = std::move(diagnostics_);
       return result;
     } catch (const std::exception& error) {
@@ -120,11 +122,18 @@ class Reader {
     }
     check_across_keys(config);
 
-    std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      // Positioned diagnostics in file order, then those about the file as a whole.
-      return std::make_tuple(a.line == 0, a.line, a.column) < std::make_tuple(b.line == 0, b.line, b.column);
-    });
-    if (!has_errors(diagnostics_)) result.config = std::move(config);
+    keep_first(max_diagnostics);
+    if (!has_errors(diagnostics_) && suppressed_errors_ == 0) result.config = std::move(config);
+    if (suppressed_ > 0) {
+      Diagnostic more;
+      more.severity = suppressed_errors_ > 0 ? Severity::error : Severity::warning;
+      more.file = file_;
+      more.message = std::to_string(suppressed_) + " more problem" + (suppressed_ == 1 ? "" : "s") +
+                     " (" + std::to_string(suppressed_errors_) + " error" +
+                     (suppressed_errors_ == 1 ? "" : "s") + ") not shown: at most " +
+                     std::to_string(max_diagnostics) + " are reported; fix these first";
+      diagnostics_.push_back(std::move(more));
+    }
     result.diagnostics = std::move(diagnostics_);
     return result;
   }
@@ -141,8 +150,9 @@ class Reader {
       if (const toml::table* table = node.as_table()) {
         read_table(section, *table, path, config.*section.member);
       } else {
-        error(node, path, "expected a table written " + header(section) + ", found " + describe(node) +
-                              (node.is_array_of_tables() ? " written [[" + path + "]]" : ""));
+        error(node, path,
+              "expected a table written " + header(section) + ", found " + describe(node) +
+                  (node.is_array_of_tables() ? " written [[" + path + "]]" : ""));
       }
     } else {
       const toml::array* array = node.as_array();
@@ -151,7 +161,8 @@ class Reader {
         if (const toml::table* table = node.as_table(); table != nullptr && !table->is_inline()) {
           found = "a single table written [" + path + "]";
         }
-        error(node, path, "expected an array of tables written " + header(section) + ", found " + found);
+        error(node, path,
+              "expected an array of tables written " + header(section) + ", found " + found);
         return;
       }
       auto& items = config.*section.member;
@@ -171,10 +182,12 @@ class Reader {
   }
 
   template <class Section, class S>
-  void read_table(const Section& section, const toml::table& table, const std::string& path, S& target) {
+  void read_table(const Section& section, const toml::table& table, const std::string& path,
+                  S& target) {
     const toml::source_position where = table.source().begin;
     positions_[path] = where;
-    if constexpr (requires { target.origin; }) target.origin = SourceLocation{where.line, where.column};
+    if constexpr (requires { target.origin; })
+      target.origin = SourceLocation{where.line, where.column};
 
     std::vector<bool> present(section.keys.size());
     for (auto&& entry : table) {
@@ -184,7 +197,8 @@ class Reader {
       const auto key = std::find_if(section.keys.begin(), section.keys.end(),
                                     [&](const Key<S>& k) { return k.name == name.str(); });
       if (key == section.keys.end()) {
-        unknown_key(section, name, key_path);
+        if (!read_sub_table(name.str(), node, key_path, target))
+          unknown_key(section, name, key_path);
         continue;
       }
       present[static_cast<std::size_t>(key - section.keys.begin())] = true;
@@ -199,6 +213,49 @@ class Reader {
              "missing required key " + single_quoted(key.name) + "; expected a line such as " +
                  std::string(key.name) + " = " + field_toml(key, example));
     }
+  }
+
+  // A sub-table of S named `name` ([cluster.health_check], [[listener.route]]): reads it and
+  // returns true, or returns false when S has none of that name.
+  template <class S>
+  bool read_sub_table(std::string_view name, const toml::node& node, const std::string& path,
+                      S& target) {
+    bool found = false;
+    for_each_sub_section<S>([&](const auto& sub) {
+      using Sub = std::remove_cvref_t<decltype(sub)>;
+      using C = typename Sub::Struct;
+      if (sub.name != name || found) return;
+      found = true;
+      positions_[path] = node.source().begin;
+      if constexpr (Sub::repeated) {
+        const toml::array* array = node.as_array();
+        if (array == nullptr || !node.is_array_of_tables()) {
+          error(node, path,
+                "expected an array of tables written " + header(sub) + ", found " + describe(node));
+          return;
+        }
+        auto& items = target.*sub.member;
+        for (std::size_t i = 0; i < array->size(); ++i) {
+          C item = defaults<C>();
+          read_table(sub, *array->get(i)->as_table(), path + "[" + std::to_string(i) + "]", item);
+          items.push_back(std::move(item));
+        }
+      } else {
+        const toml::table* table = node.as_table();
+        if (table == nullptr) {
+          error(node, path,
+                "expected a table written " + header(sub) + ", found " + describe(node));
+          return;
+        }
+        if constexpr (Sub::optional) {
+          target.*sub.member = defaults<C>();
+          read_table(sub, *table, path, *(target.*sub.member));
+        } else {
+          read_table(sub, *table, path, target.*sub.member);
+        }
+      }
+    });
+    return found;
   }
 
   // --- values -------------------------------------------------------------------------
@@ -216,8 +273,9 @@ class Reader {
             if (parsed.ok()) {
               target.*member = std::move(parsed.value());
             } else {
-              error(node, path, parsed.expected() + ", found " + describe(node) +
-                                    (parsed.hint().empty() ? "" : "; " + parsed.hint()));
+              error(node, path,
+                    parsed.expected() + ", found " + describe(node) +
+                        (parsed.hint().empty() ? "" : "; " + parsed.hint()));
             }
           }
         },
@@ -242,8 +300,10 @@ class Reader {
     const toml::array* array = node.as_array();
     if (array == nullptr) {
       std::string hint;
-      if (const auto* text = node.as_string()) hint = "; write it as an array: [" + toml_quote(text->get()) + "]";
-      error(node, path, "expected an array of \"host:port\" strings, found " + describe(node) + hint);
+      if (const auto* text = node.as_string())
+        hint = "; write it as an array: [" + toml_quote(text->get()) + "]";
+      error(node, path,
+            "expected an array of \"host:port\" strings, found " + describe(node) + hint);
       return;
     }
     for (std::size_t i = 0; i < array->size(); ++i) {
@@ -258,8 +318,17 @@ class Reader {
           continue;
         }
         problem = endpoint.expected();
+      } else if (const auto* table = element.as_table()) {
+        if (std::optional<Endpoint> endpoint = read_endpoint_table(*table, element_path)) {
+          out.push_back(std::move(*endpoint));
+          continue;
+        }
+        error_paths_.insert(path);
+        continue;  // read_endpoint_table reported what is wrong
       } else {
-        problem = "expected a \"host:port\" string";
+        problem =
+            "expected a \"host:port\" string or a table such as { address = \"host:port\", weight "
+            "= 2 }";
       }
       error(element, element_path, problem + ", found " + describe(element));
       // The list is now shorter than the array: indexes no longer match, so checks of the
@@ -268,12 +337,79 @@ class Reader {
     }
   }
 
+  // { address = "host:port", weight = 3, backup = true }: the table form of an endpoint.
+  std::optional<Endpoint> read_endpoint_table(const toml::table& table, const std::string& path) {
+    std::optional<Endpoint> out;
+    bool ok = true;
+    int weight = 1;
+    bool backup = false;
+    bool has_address = false;
+    for (auto&& entry : table) {
+      const std::string name(entry.first.str());
+      const toml::node& node = entry.second;
+      const std::string key_path = path + "." + path_part(name);
+      positions_[key_path] = node.source().begin;
+      if (name == "address") {
+        has_address = true;
+        const auto* text = node.as_string();
+        Parsed<Endpoint> endpoint =
+            text ? parse_endpoint(text->get())
+                 : Parsed<Endpoint>::failure("expected a \"host:port\" string");
+        if (endpoint.ok()) {
+          out = std::move(endpoint.value());
+        } else {
+          error(node, key_path, endpoint.expected() + ", found " + describe(node));
+          ok = false;
+        }
+      } else if (name == "weight") {
+        const auto* value = node.as_integer();
+        Parsed<int> w = value ? check_int(value->get(), Bounds{1, max_endpoint_weight})
+                              : Parsed<int>::failure("expected an integer 1..256");
+        if (w.ok()) {
+          weight = w.value();
+        } else {
+          error(node, key_path, w.expected() + ", found " + describe(node));
+          ok = false;
+        }
+      } else if (name == "backup") {
+        if (const auto* value = node.as_boolean()) {
+          backup = value->get();
+        } else {
+          error(node, key_path, "expected true or false, found " + describe(node));
+          ok = false;
+        }
+      } else {
+        std::string message = "unknown key " + single_quoted(name) + " in an endpoint";
+        if (const std::string_view close = closest_match(name, {"address", "weight", "backup"});
+            !close.empty()) {
+          message += "; did you mean " + single_quoted(close) + "?";
+        } else {
+          message += "; expected address, weight or backup";
+        }
+        report(Severity::error, entry.first.source().begin, key_path, std::move(message));
+        ok = false;
+      }
+    }
+    if (!has_address) {
+      report(Severity::error, table.source().begin, path + ".address",
+             "missing required key 'address' in an endpoint table; expected such as "
+             "{ address = \"10.0.0.5:80\", weight = 2 }");
+      ok = false;
+    }
+    if (!ok || !out) return std::nullopt;
+    out->weight = weight;
+    out->backup = backup;
+    return out;
+  }
+
   // --- unknown keys -------------------------------------------------------------------
 
   template <class Section>
   void unknown_key(const Section& section, const toml::key& name, const std::string& key_path) {
     std::vector<std::string_view> candidates;
     for (const auto& key : section.keys) candidates.push_back(key.name);
+    using S = typename Section::Struct;
+    for_each_sub_section<S>([&](const auto& sub) { candidates.push_back(sub.name); });
     std::string message = "unknown key " + single_quoted(name.str()) + " in " + header(section);
     if (const std::string_view close = closest_match(name.str(), candidates); !close.empty()) {
       message += "; did you mean " + single_quoted(close) + "?";
@@ -281,7 +417,8 @@ class Reader {
       message += "; it is a key of " + home;
     } else {
       message += "; expected one of ";
-      for (std::size_t i = 0; i < candidates.size(); ++i) message += (i ? ", " : "") + std::string(candidates[i]);
+      for (std::size_t i = 0; i < candidates.size(); ++i)
+        message += (i ? ", " : "") + std::string(candidates[i]);
     }
     report(Severity::error, name.source().begin, key_path, std::move(message));
   }
@@ -329,8 +466,8 @@ class Reader {
     for (Diagnostic& diagnostic : validate(config, options)) {
       if (has_error_at_or_above(diagnostic.key_path)) continue;
       const toml::source_position* where = locate(diagnostic.key_path);
-      report(diagnostic.severity, where ? *where : toml::source_position{}, std::move(diagnostic.key_path),
-             std::move(diagnostic.message));
+      report(diagnostic.severity, where ? *where : toml::source_position{},
+             std::move(diagnostic.key_path), std::move(diagnostic.message));
     }
   }
 
@@ -344,8 +481,8 @@ class Reader {
     const std::size_t close = path.find(']');
     if (close == std::string_view::npos) return false;
     path.remove_prefix(close + 1);
-    return path.empty() ||
-           (!key.empty() && path.size() == key.size() + 1 && path.front() == '.' && path.substr(1) == key);
+    return path.empty() || (!key.empty() && path.size() == key.size() + 1 && path.front() == '.' &&
+                            path.substr(1) == key);
   }
 
   // The key path and each path above it: "a[1].b[2]", "a[1].b", "a[1]", "a".
@@ -361,7 +498,8 @@ class Reader {
 
   bool has_error_at_or_above(std::string_view path) const {
     bool found = false;
-    for_each_ancestor(path, [&](std::string_view p) { return found = error_paths_.contains(std::string(p)); });
+    for_each_ancestor(
+        path, [&](std::string_view p) { return found = error_paths_.contains(std::string(p)); });
     return found;
   }
 
@@ -377,11 +515,27 @@ class Reader {
 
   // --- reporting ----------------------------------------------------------------------
 
+  // Sorts the diagnostics into file order and keeps the first `n`, counting the rest.
+  // Positioned diagnostics come in file order, then those about the file as a whole.
+  void keep_first(std::size_t n) {
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) {
+                       return std::make_tuple(a.line == 0, a.line, a.column) <
+                              std::make_tuple(b.line == 0, b.line, b.column);
+                     });
+    for (std::size_t i = n; i < diagnostics_.size(); ++i) {
+      suppressed_++;
+      if (diagnostics_[i].severity == Severity::error) suppressed_errors_++;
+    }
+    if (diagnostics_.size() > n) diagnostics_.resize(n);
+  }
+
   void error(const toml::node& node, const std::string& path, std::string message) {
     report(Severity::error, node.source().begin, path, std::move(message));
   }
 
-  void report(Severity severity, toml::source_position where, std::string key_path, std::string message) {
+  void report(Severity severity, toml::source_position where, std::string key_path,
+              std::string message) {
     if (severity == Severity::error) error_paths_.insert(key_path);
     Diagnostic diagnostic;
     diagnostic.severity = severity;
@@ -396,6 +550,9 @@ class Reader {
       diagnostic.source_line = std::string(line);
     }
     diagnostics_.push_back(std::move(diagnostic));
+    // A file of a million unknown keys must not hold a million diagnostics: keep the
+    // earliest, and count the others (amortised: one sort per 3 * max_diagnostics).
+    if (diagnostics_.size() >= 4 * max_diagnostics) keep_first(max_diagnostics);
   }
 
   std::string_view source_line(std::uint32_t line) {
@@ -415,8 +572,10 @@ class Reader {
   std::string_view text_;
   std::vector<std::string_view> lines_;  // text_ split at '\n', made when first needed
   std::vector<Diagnostic> diagnostics_;
+  std::size_t suppressed_ = 0;         // diagnostics beyond max_diagnostics, not kept
+  std::size_t suppressed_errors_ = 0;  // ... of which errors
   std::unordered_map<std::string, toml::source_position> positions_;  // key path -> where written
-  std::unordered_set<std::string> error_paths_;                     // key paths reported as wrong
+  std::unordered_set<std::string> error_paths_;                       // key paths reported as wrong
 };
 
 Diagnostic file_error(const std::string& path, std::string message) {
@@ -440,18 +599,27 @@ LoadResult load_file(const std::string& path) {
   };
   const auto errno_text = [](int error) { return std::generic_category().message(error); };
 
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that opening a FIFO (or a device) cannot hang: only a regular file
+  // is read, and never more than the largest config accepted.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return fail("cannot open the config file: " + errno_text(errno));
   std::string text;
   struct stat info {};
   int error = 0;
+  std::string not_regular;
   if (::fstat(fd, &info) != 0) {
     error = errno;
   } else if (S_ISDIR(info.st_mode)) {
     error = EISDIR;
+  } else if (!S_ISREG(info.st_mode)) {
+    not_regular = S_ISFIFO(info.st_mode)   ? "a FIFO"
+                  : S_ISSOCK(info.st_mode) ? "a socket"
+                  : S_ISCHR(info.st_mode)  ? "a character device"
+                  : S_ISBLK(info.st_mode)  ? "a block device"
+                                           : "not a regular file";
   } else {
     char buffer[65536];
-    while (text.size() <= max_file_size) {
+    while (text.size() <= max_file_bytes) {
       const ssize_t n = ::read(fd, buffer, sizeof buffer);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) error = errno;
@@ -460,9 +628,13 @@ LoadResult load_file(const std::string& path) {
     }
   }
   ::close(fd);
+  if (!not_regular.empty()) {
+    return fail("cannot read the config file: expected a regular file, found " + not_regular);
+  }
   if (error != 0) return fail("cannot read the config file: " + errno_text(error));
-  if (text.size() > max_file_size) {
-    return fail("expected a config file of at most 16 MiB, found a larger one");
+  if (text.size() > max_file_bytes) {
+    return fail("expected a config file of at most " + std::to_string(max_file_bytes >> 20) +
+                " MiB, found a larger one");
   }
   return load_string(text, path);
 }

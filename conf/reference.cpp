@@ -33,8 +33,10 @@ S with_examples() {
 std::string markdown_cell(std::string_view text) {
   std::string out;
   for (const char c : text) {
-    if (c == '|') out += "\\|";
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else
+      out += c;
   }
   return out;
 }
@@ -56,13 +58,19 @@ std::string key_table_markdown() {
       "| Table | Key | Type | Default | Accepted | Flag | Meaning |\n"
       "|---|---|---|---|---|---|---|\n";
   for (const KeyDoc& doc : key_docs()) {
-    const std::string table = doc.repeated ? "[[" + std::string(doc.section) + "]]" : "[" + std::string(doc.section) + "]";
+    const std::string table = doc.repeated ? "[[" + std::string(doc.section) + "]]"
+                                           : "[" + std::string(doc.section) + "]";
     std::string flag;
     if (doc.flag != FlagUse::none) flag = "`" + doc.flag_name + "`";
     if (doc.flag == FlagUse::forward) flag += " (with `-L`)";
-    out += "| `" + table + "` | `" + std::string(doc.name) + "` | " + std::string(doc.type) + " | " +
-           (doc.required ? std::string("required") : "`" + markdown_cell(doc.default_toml) + "`") + " | " +
-           markdown_cell(doc.accepted) + " | " + flag + " | " + markdown_cell(doc.help) + " |\n";
+    out += "| `" + table + "` | `" + std::string(doc.name) + "` | " + std::string(doc.type) +
+           " | " +
+           (doc.required ? std::string("required") : "`" + markdown_cell(doc.default_toml) + "`") +
+           (doc.forward_default_toml.empty()
+                ? std::string()
+                : " (`" + markdown_cell(doc.forward_default_toml) + "` with `-L`)") +
+           " | " + markdown_cell(doc.accepted) + " | " + flag + " | " + markdown_cell(doc.help) +
+           " |\n";
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "conf/duration.h"
 #include "conf/value.h"
 
 namespace parkway::conf {
@@ -21,12 +22,14 @@ std::string indexed(std::string_view section, std::size_t index) {
 std::string quoted(std::string_view text) { return toml_quote(text); }
 
 bool is_wildcard(const ListenAddress& address) {
-  return std::all_of(address.bytes.begin(), address.bytes.end(), [](std::uint8_t b) { return b == 0; });
+  return std::all_of(address.bytes.begin(), address.bytes.end(),
+                     [](std::uint8_t b) { return b == 0; });
 }
 
 class Validator {
  public:
-  Validator(const Config& config, const ValidateOptions& options) : config_(config), options_(options) {}
+  Validator(const Config& config, const ValidateOptions& options)
+      : config_(config), options_(options) {}
 
   std::vector<Diagnostic> run() {
     if (config_.listeners.empty()) {
@@ -100,12 +103,15 @@ class Validator {
       same = true;
     } else if (const auto use = ports.find({address.family, address.port}); use != ports.end()) {
       // A wildcard overlaps every address of its family on the same port.
-      if (is_wildcard(address)) clash = use->second.first;
-      else if (use->second.wildcard) clash = use->second.wildcard;
+      if (is_wildcard(address))
+        clash = use->second.first;
+      else if (use->second.wildcard)
+        clash = use->second.wildcard;
     }
     if (clash) {
       const Listener& other = config_.listeners[*clash];
-      const std::string who = "listener " + quoted(other.name) + " (" + indexed("listener", *clash) + ")";
+      const std::string who =
+          "listener " + quoted(other.name) + " (" + indexed("listener", *clash) + ")";
       add(Severity::error, indexed("listener", i) + ".address",
           "expected a unique listen address, found " + address.to_string() +
               (same ? ", which " + who + " uses"
@@ -118,8 +124,8 @@ class Validator {
   }
 
   std::string missing_cluster_message(const std::string& name) const {
-    std::string message = "expected the name of a [[cluster]], found " + quoted(name) +
-                          ", which no [[cluster]] has";
+    std::string message =
+        "expected the name of a [[cluster]], found " + quoted(name) + ", which no [[cluster]] has";
     // Suggestions compare against every name: only worth it for a config a person wrote.
     if (cluster_names_.size() > 64) return message;
     std::vector<std::string_view> names;
@@ -156,6 +162,30 @@ class Validator {
       if (cluster.endpoints.empty()) {
         add(Severity::error, path + ".endpoints",
             "expected at least one \"host:port\", found an empty list");
+      } else if (std::all_of(cluster.endpoints.begin(), cluster.endpoints.end(),
+                             [](const Endpoint& e) { return e.backup; })) {
+        add(Severity::error, path + ".endpoints",
+            "expected at least one endpoint that is not a backup (backups serve only when no "
+            "primary is healthy), found only backups");
+      }
+      if (const auto& hc = cluster.health_check) {
+        const std::string hp = path + ".health_check";
+        if (!hc->send.bytes.empty() && !hc->send_hex.bytes.empty()) {
+          add(Severity::error, hp + ".send_hex", "expected send or send_hex, found both");
+        }
+        if (!hc->expect.bytes.empty() && !hc->expect_hex.bytes.empty()) {
+          add(Severity::error, hp + ".expect_hex", "expected expect or expect_hex, found both");
+        }
+        if (hc->timeout > hc->interval) {
+          add(Severity::error, hp + ".timeout",
+              "expected a timeout no longer than the interval (" + format_duration(hc->interval) +
+                  "), found " + format_duration(hc->timeout));
+        }
+      }
+      if (cluster.outlier.max_ejection < cluster.outlier.base_ejection) {
+        add(Severity::error, path + ".outlier.max_ejection",
+            "expected at least base_ejection (" + format_duration(cluster.outlier.base_ejection) +
+                "), found " + format_duration(cluster.outlier.max_ejection));
       }
       std::unordered_map<std::string, std::size_t> seen;
       for (std::size_t e = 0; e < cluster.endpoints.size(); ++e) {
@@ -167,7 +197,8 @@ class Validator {
         }
       }
       // With a listener pointing nowhere, which cluster it meant is unknown: no warnings.
-      if (options_.check_unused && !broken_reference_ && !cluster.name.empty() && !used.contains(cluster.name)) {
+      if (options_.check_unused && !broken_reference_ && !cluster.name.empty() &&
+          !used.contains(cluster.name)) {
         add(Severity::warning, path,
             "cluster " + quoted(cluster.name) + " is not used by any [[listener]]");
       }

@@ -8,10 +8,17 @@ namespace parkway::conf {
 
 Parsed<std::optional<ListenAddress>> parse_optional_listen_address(std::string_view text) {
   if (text == "off") return std::optional<ListenAddress>{};
-  Parsed<ListenAddress> address = parse_listen_address(text);
+  // A port alone listens on loopback: an endpoint without authentication is reachable from
+  // the network only when an address says so.
+  const bool port_only = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+  Parsed<ListenAddress> address =
+      parse_listen_address(port_only ? "127.0.0.1:" + std::string(text) : std::string(text));
   if (!address.ok()) {
+    if (port_only) return Parsed<std::optional<ListenAddress>>::failure(address.expected());
     return Parsed<std::optional<ListenAddress>>::failure(
-        "expected \"off\" or " + address.expected().substr(std::string_view("expected ").size()));
+        "expected \"off\", a port alone (on 127.0.0.1) or " +
+        address.expected().substr(std::string_view("expected ").size()));
   }
   return std::optional<ListenAddress>(address.value());
 }
@@ -31,7 +38,9 @@ Parsed<LogDestination> parse_log_destination(std::string_view text) {
   }
   return Parsed<LogDestination>::failure(
       R"(expected "stderr", "off" or an absolute file path such as "/var/log/parkway/access.log")",
-      text.empty() || text.front() == '/' ? "" : "a relative path would depend on the working directory");
+      text.empty() || text.front() == '/'
+          ? ""
+          : "a relative path would depend on the working directory");
 }
 namespace {
 
@@ -50,7 +59,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
       current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1])) {
         current[j] = std::min(current[j], before[j - 2] + 1);
       }
     }
@@ -87,7 +97,8 @@ Parsed<bool> parse_bool(std::string_view text) {
   return Parsed<bool>::failure("expected true or false");
 }
 
-Parsed<std::chrono::nanoseconds> parse_bounded_duration(std::string_view text, const Bounds& bounds) {
+Parsed<std::chrono::nanoseconds> parse_bounded_duration(std::string_view text,
+                                                        const Bounds& bounds) {
   Parsed<std::chrono::nanoseconds> parsed = parse_duration(text);
   if (!parsed.ok()) return parsed;
   const std::int64_t ns = parsed.value().count();
@@ -117,7 +128,7 @@ Parsed<std::vector<Endpoint>> parse_endpoint_list(std::string_view text) {
     std::size_t end = text.find(',', begin);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view item = text.substr(begin, end - begin);
-    Parsed<Endpoint> endpoint = parse_endpoint(item);
+    Parsed<Endpoint> endpoint = parse_endpoint_spec(item);
     if (!endpoint.ok()) {
       return Parsed<std::vector<Endpoint>>::failure("upstream \"" + std::string(item) +
                                                     "\": " + endpoint.expected());
@@ -159,14 +170,16 @@ std::string quoted_alternatives(const std::vector<std::string_view>& names) {
   return out;
 }
 
-std::string_view closest_match(std::string_view word, const std::vector<std::string_view>& candidates) {
+std::string_view closest_match(std::string_view word,
+                               const std::vector<std::string_view>& candidates) {
   if (word.empty() || word.size() > 128) return {};
   std::string_view best;
   std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
   for (const std::string_view candidate : candidates) {
     // A prefix counts as close however long the rest is: "warning" -> "warn".
     const std::size_t shorter = std::min(word.size(), candidate.size());
-    const bool prefix = shorter >= 3 && edit_distance(word.substr(0, shorter), candidate.substr(0, shorter)) == 0;
+    const bool prefix =
+        shorter >= 3 && edit_distance(word.substr(0, shorter), candidate.substr(0, shorter)) == 0;
     const std::size_t distance = prefix ? 1 : edit_distance(word, candidate);
     if (distance < best_distance && distance < std::max(word.size(), candidate.size())) {
       best = candidate;
@@ -174,6 +187,52 @@ std::string_view closest_match(std::string_view word, const std::vector<std::str
     }
   }
   return best;
+}
+
+Parsed<Payload> parse_payload(std::string_view text) {
+  if (text.size() > max_payload_bytes) {
+    return Parsed<Payload>::failure("expected at most 1024 bytes, found " +
+                                    std::to_string(text.size()));
+  }
+  return Payload{std::string(text)};
+}
+
+Parsed<HexPayload> parse_hex_payload(std::string_view text) {
+  constexpr std::string_view expected = "expected hex digits such as \"50494e470d0a\" (two a byte)";
+  auto digit = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string bytes;
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == ' ') {
+      i++;
+      continue;
+    }
+    if (i + 1 >= text.size() || digit(text[i]) < 0 || digit(text[i + 1]) < 0) {
+      return Parsed<HexPayload>::failure(
+          std::string(expected), "at offset " + std::to_string(i) + ": not a pair of hex digits");
+    }
+    bytes += static_cast<char>(digit(text[i]) * 16 + digit(text[i + 1]));
+    i += 2;
+  }
+  if (bytes.size() > max_payload_bytes) {
+    return Parsed<HexPayload>::failure("expected at most 1024 bytes, found " +
+                                       std::to_string(bytes.size()));
+  }
+  return HexPayload{std::move(bytes)};
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
 }
 
 std::string toml_quote(std::string_view value) {
@@ -190,7 +249,8 @@ std::string toml_quote(std::string_view value) {
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           char escape[8];
-          std::snprintf(escape, sizeof escape, "\\u%04X", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          std::snprintf(escape, sizeof escape, "\\u%04X",
+                        static_cast<unsigned>(static_cast<unsigned char>(c)));
           out += escape;
         } else {
           out += c;

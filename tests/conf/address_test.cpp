@@ -1,9 +1,8 @@
 // Listen addresses and endpoints: conf/address.h.
-#include <catch2/catch.hpp>
-
-#include <string>
-
 #include "conf/address.h"
+
+#include <catch2/catch.hpp>
+#include <string>
 
 using namespace parkway::conf;
 
@@ -82,7 +81,8 @@ TEST_CASE("bad listen addresses say what was expected", "[conf][address]") {
   CHECK_THAT(listen_error("[x]:80"), Catch::Contains("not a valid IPv6"));
   CHECK_THAT(listen_error("[127.0.0.1]:80"), Catch::Contains("not a valid IPv6"));
   CHECK_THAT(listen_error(":80"), Catch::Contains("address is missing"));
-  for (const char* text : {"1.2.3:80", "256.1.1.1:80", "01.2.3.4:80", "1.2.3.4.5:80", " 1.2.3.4:80", ""}) {
+  for (const char* text :
+       {"1.2.3:80", "256.1.1.1:80", "01.2.3.4:80", "1.2.3.4.5:80", " 1.2.3.4:80", ""}) {
     INFO(text);
     CHECK_THAT(listen_error(text), Catch::StartsWith("expected an IP address and port"));
   }
@@ -121,8 +121,8 @@ TEST_CASE("bad endpoints say what was expected", "[conf][address]") {
   CHECK_THAT(endpoint_error("a"), Catch::Contains("missing ':PORT'"));
   CHECK_THAT(endpoint_error(":80"), Catch::Contains("host is missing"));
   CHECK_THAT(endpoint_error("::1:80"), Catch::Contains("needs brackets"));
-  for (const char* text : {"-a:80", "a-:80", "a..b:80", ".a:80", "a.:80", "a_b:80", "a b:80", "10.0.0.256:80",
-                           "1.2.3:80", "example.123:80", "ä.example:80"}) {
+  for (const char* text : {"-a:80", "a-:80", "a..b:80", ".a:80", "a.:80", "a_b:80", "a b:80",
+                           "10.0.0.256:80", "1.2.3:80", "example.123:80", "ä.example:80"}) {
     INFO(text);
     CHECK_THAT(endpoint_error(text), Catch::Contains("neither an IP address nor a DNS name"));
   }

@@ -1,10 +1,9 @@
 // Durations: conf/duration.h.
-#include <catch2/catch.hpp>
+#include "conf/duration.h"
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <limits>
-
-#include "conf/duration.h"
 
 using namespace std::chrono_literals;
 using parkway::conf::format_duration;
@@ -77,8 +76,8 @@ TEST_CASE("malformed durations are rejected with the reason", "[conf][duration]"
   CHECK_THAT(rejected("1d"), Catch::Contains("units are ns, us, ms, s, m and h"));
   CHECK_THAT(rejected("5seconds"), Catch::Contains("units are"));
   CHECK(rejected("5 seconds") == expected);
-  for (const char* text : {"s", ".s", "+5s", " 5s", "5s ", "5S", "1h-1m", "1..5s", "1.5.5s", ".", "0x10s",
-                           "5s\n", "\xff"}) {
+  for (const char* text : {"s", ".s", "+5s", " 5s", "5s ", "5S", "1h-1m", "1..5s", "1.5.5s", ".",
+                           "0x10s", "5s\n", "\xff"}) {
     INFO(text);
     CHECK_THAT(rejected(text), Catch::StartsWith(expected));
   }

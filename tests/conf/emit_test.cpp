@@ -1,10 +1,10 @@
 // Config -> TOML -> Config (conf/emit.h).
-#include <catch2/catch.hpp>
+#include "conf/emit.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "conf/cli.h"
-#include "conf/emit.h"
 #include "conf/keys.h"
 #include "conf/parse.h"
 
@@ -63,14 +63,18 @@ max_duration = "36h"
 name = "db"
 endpoints = ["db:5432"]
 balance = "power_of_two"
-)", "full.toml");
+)",
+                                          "full.toml");
   INFO(format(original.diagnostics));
   REQUIRE(original.ok());
   check_round_trip(*original.config);
 
   const std::string toml = to_toml(*original.config);
   CHECK_THAT(toml, Catch::Contains("drain_timeout = \"2m500ms\"\n"));
-  CHECK_THAT(toml, Catch::Contains("endpoints = [\"10.0.0.1:8443\", \"[2001:db8::7]:8443\", \"web-b.internal:8443\"]\n"));
+  CHECK_THAT(
+      toml,
+      Catch::Contains(
+          "endpoints = [\"10.0.0.1:8443\", \"[2001:db8::7]:8443\", \"web-b.internal:8443\"]\n"));
   CHECK_THAT(toml, Catch::Contains("fin_timeout = \"1.000000001s\"\n"));
 }
 
@@ -83,15 +87,45 @@ TEST_CASE("printed TOML has every key of the table, defaults included", "[conf][
   const std::string toml = to_toml(*result.config);
   for (const KeyDoc& doc : key_docs()) {
     INFO(doc.section << "." << doc.name);
+    // A table that is off unless present ([cluster.health_check]) is printed when present.
+    if (doc.optional_table) {
+      CHECK_THAT(toml, !Catch::Contains("[" + std::string(doc.section) + "]"));
+      continue;
+    }
     CHECK_THAT(toml, Catch::Contains("\n" + std::string(doc.name) + " = "));
   }
   CHECK_THAT(toml, Catch::StartsWith("# parkway configuration, from small.toml.\n"));
+
+  const LoadResult checked = load_string(
+      "[[listener]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\ncluster = \"a\"\n"
+      "[[cluster]]\nname = \"a\"\nendpoints = [\"x:1\"]\n[cluster.health_check]\n",
+      "checked.toml");
+  INFO(format(checked.diagnostics));
+  REQUIRE(checked.ok());
+  const std::string with_check = to_toml(*checked.config);
+  for (const KeyDoc& doc : key_docs()) {
+    INFO(doc.section << "." << doc.name);
+    CHECK_THAT(with_check, Catch::Contains("\n" + std::string(doc.name) + " = "));
+  }
+  CHECK_THAT(with_check, Catch::Contains("\n[cluster.health_check]\ninterval = \"2s\"\n"));
+  CHECK_THAT(with_check, Catch::Contains("\n[cluster.outlier]\nenabled = true\n"));
 }
 
 TEST_CASE("forwards from the command line survive TOML and back", "[conf][emit]") {
-  const char* argv[] = {"parkway", "-L", "8080=10.0.0.5:80", "-L", "127.0.0.2:8080=redis-a:6379,redis-b:6379",
-                        "-L", "[::1]:9000=[::1]:9001", "--balance", "least_connections", "--connect-timeout",
-                        "1.5s", "--reuse-port", "--procs", "3"};
+  const char* argv[] = {"parkway",
+                        "-L",
+                        "8080=10.0.0.5:80",
+                        "-L",
+                        "127.0.0.2:8080=redis-a:6379,redis-b:6379",
+                        "-L",
+                        "[::1]:9000=[::1]:9001",
+                        "--balance",
+                        "least_connections",
+                        "--connect-timeout",
+                        "1.5s",
+                        "--reuse-port",
+                        "--procs",
+                        "3"};
   const CommandLine command_line = parse_command_line(static_cast<int>(std::size(argv)), argv);
   REQUIRE(command_line.action == Action::run);
   const LoadResult result = load(command_line);

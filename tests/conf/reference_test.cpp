@@ -1,7 +1,8 @@
 // The shipped packaging/parkway.toml and the key table cannot drift apart (conf/keys.h,
 // conf/reference.h).
-#include <catch2/catch.hpp>
+#include "conf/reference.h"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -10,7 +11,6 @@
 #include "conf/cli.h"
 #include "conf/keys.h"
 #include "conf/parse.h"
-#include "conf/reference.h"
 
 using namespace parkway::conf;
 
@@ -43,12 +43,15 @@ TEST_CASE("packaging/parkway.toml is a valid config without warnings", "[conf][r
   CHECK(config.clusters[0].endpoints[0].to_string() == "127.0.0.1:8080");
 }
 
-TEST_CASE("packaging/parkway.toml sets every key of the table, each to its default", "[conf][reference]") {
+TEST_CASE("packaging/parkway.toml sets every key of the table, each to its default",
+          "[conf][reference]") {
   const std::string text = read_file(reference_path);
   for (const KeyDoc& doc : key_docs()) {
     INFO(doc.section << "." << doc.name);
     // Each key is set, with its default (or, if required, the example), below a comment.
-    CHECK_THAT(text, Catch::Contains("\n" + std::string(doc.name) + " = " + doc.example_toml + "\n"));
+    // (A table that is off unless present is shown commented out, its keys at their defaults.)
+    CHECK_THAT(text, Catch::Contains(std::string(doc.optional_table ? "\n# " : "\n") +
+                                     std::string(doc.name) + " = " + doc.example_toml + "\n"));
   }
   const LoadResult result = load_file(reference_path);
   REQUIRE(result.ok());
@@ -72,13 +75,43 @@ TEST_CASE("packaging/parkway.toml is what conf::reference_toml() generates", "[c
   const std::string generated = reference_toml();
   if (read_file(reference_path) != generated) {
     std::ofstream("parkway.toml.generated") << generated;
-    FAIL("packaging/parkway.toml differs from conf::reference_toml(); see ./parkway.toml.generated");
+    FAIL(
+        "packaging/parkway.toml differs from conf::reference_toml(); see ./parkway.toml.generated");
   }
   const LoadResult result = load_file(reference_path);
   REQUIRE(result.ok());
   Config expected = reference_config();
   expected.source = reference_path;
   CHECK(*result.config == expected);
+}
+
+TEST_CASE("the README's key table is what conf::key_table_markdown() generates",
+          "[conf][reference]") {
+  // The table sits between two markers; when this fails after a change to conf/keys.h, the
+  // generated table is written next to the test binary's working directory: paste it
+  // between them.
+  const std::string readme = read_file(std::string(PARKWAY_SOURCE_DIR) + "/README.md");
+  const std::string begin_marker = "<!-- keys:begin";
+  const std::string end_marker = "<!-- keys:end -->";
+  const std::size_t begin = readme.find(begin_marker);
+  REQUIRE(begin != std::string::npos);
+  const std::size_t table = readme.find('\n', begin) + 1;
+  const std::size_t end = readme.find(end_marker, table);
+  REQUIRE(end != std::string::npos);
+  const std::string generated = key_table_markdown();
+  if (readme.substr(table, end - table) != generated) {
+    std::ofstream("README.keys.generated") << generated;
+    FAIL(
+        "README.md's key table differs from conf::key_table_markdown(); see "
+        "./README.keys.generated");
+  }
+  // Every table of the config is in it, [admin] and [access_log] included.
+  for_each_section([&](const auto& section) {
+    using Section = std::remove_cvref_t<decltype(section)>;
+    const std::string name = Section::repeated ? "`[[" + std::string(section.name) + "]]`"
+                                               : "`[" + std::string(section.name) + "]`";
+    CHECK_THAT(generated, Catch::Contains("| " + name + " |"));
+  });
 }
 
 TEST_CASE("the key table is consistent", "[conf][reference]") {
@@ -98,14 +131,16 @@ TEST_CASE("the key table is consistent", "[conf][reference]") {
     }
   }
   const std::string markdown = key_table_markdown();
-  for (const KeyDoc& doc : docs) CHECK_THAT(markdown, Catch::Contains("| `" + std::string(doc.name) + "` |"));
+  for (const KeyDoc& doc : docs)
+    CHECK_THAT(markdown, Catch::Contains("| `" + std::string(doc.name) + "` |"));
   // Every flag the table promises is in the help.
   const char* argv[] = {"parkway", "--help"};
   const std::string help = parse_command_line(2, argv).text;
   for (const std::string& flag : flags) CHECK_THAT(help, Catch::Contains(flag));
 }
 
-TEST_CASE("defaults come from the table, and a zeroed struct is not defaulted", "[conf][reference]") {
+TEST_CASE("defaults come from the table, and a zeroed struct is not defaulted",
+          "[conf][reference]") {
   using namespace std::chrono_literals;
   CHECK(defaults<Cluster>().connect_timeout == 5s);
   CHECK(defaults<Listener>().backlog == 4096);
