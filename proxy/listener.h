@@ -1,11 +1,9 @@
-// A listener at run time: its socket, and the goroutine that accepts on it and starts a
-// goroutine per connection.
+// A data listener at run time: its socket and accept loop (proxy/accept_loop.h), its
+// configuration, and the cluster its connections go to. Every accepted connection is a
+// Connection (proxy/connection.h) served on the goroutine the accept loop starts for it.
 //
-// max_connections is enforced by not accepting: when the listener has that many open
-// connections, its goroutine waits for one to close, and new clients wait in the
-// kernel's accept queue (the backlog) meanwhile. It never accepts a connection only to
-// close it. Out of descriptors (EMFILE and friends), it backs off (5 ms, doubling to 1 s)
-// instead of spinning, and logs the condition at most once a second.
+// A reload that keeps the listener (same address) gives it a new name, limit and cluster
+// for the connections accepted from then on (update); open connections keep theirs.
 #pragma once
 
 #include <atomic>
@@ -14,10 +12,11 @@
 
 #include "conf/config.h"
 #include "netpoll/socket.h"
+#include "proxy/accept_loop.h"
 #include "proxy/cluster.h"
 #include "proxy/connection.h"
 #include "proxy/stats.h"
-#include "scheduler/channel.h"
+#include "scheduler/lock.h"
 #include "scheduler/sync.h"
 
 namespace parkway::proxy {
@@ -25,13 +24,15 @@ namespace parkway::proxy {
 // What connections need from the server that runs them.
 struct ServerHooks {
   ConnectionRegistry& registry;
-  WaitGroup& connections;  // one count per connection goroutine
+  WaitGroup& connections;             // one count per connection goroutine
+  ConnectionLimit* budget = nullptr;  // the process's connection slots (descriptor_budget.h)
 };
 
-class ListenerState : public std::enable_shared_from_this<ListenerState> {
+class ListenerState {
  public:
   ListenerState(conf::Listener config, net::Listener socket, std::shared_ptr<ClusterState> cluster,
                 ServerHooks hooks);
+  ~ListenerState();
 
   // Starts accepting (one goroutine).
   void start();
@@ -47,25 +48,18 @@ class ListenerState : public std::enable_shared_from_this<ListenerState> {
   conf::Listener config() const;
   std::shared_ptr<ClusterState> cluster() const;
   net::SocketAddress bound_address() const { return bound_; }
-  int64_t active() const { return active_.load(); }
-  ListenerCounters counters;
+  int64_t active() const { return loop_->active(); }
+  const ListenerCounters& counters() const { return loop_->counters; }
 
  private:
-  void accept_loop();
-  void connection_done();
+  std::unique_ptr<Accepted> make(net::Conn conn, const net::SocketAddress& peer);
 
   mutable sched::SpinLock lock_;
   conf::Listener config_ PW_GUARDED_BY(lock_);
   std::shared_ptr<ClusterState> cluster_ PW_GUARDED_BY(lock_);
-  net::Listener socket_;
   net::SocketAddress bound_;
   ServerHooks hooks_;
-  std::atomic<int64_t> active_{0};
-  std::atomic<int64_t> limit_;
-  std::atomic<bool> stopping_{false};
-  Channel<int> slot_freed_{1};  // a coalesced "a connection closed" signal
-  Notification stopped_;
-  bool started_ = false;
+  std::shared_ptr<AcceptLoop> loop_;
 };
 
 }  // namespace parkway::proxy

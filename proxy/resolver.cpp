@@ -49,8 +49,8 @@ net::Result<std::vector<net::SocketAddress>> Resolver::resolve(const std::string
           } else {
             for (const auto& entry : results) {
               const auto ep = entry.endpoint();
-              auto a = net::SocketAddress::from_sockaddr(ep.data(),
-                                                         static_cast<socklen_t>(ep.size()));
+              auto a =
+                  net::SocketAddress::from_sockaddr(ep.data(), static_cast<socklen_t>(ep.size()));
               bool seen = false;
               for (const auto& b : q->addresses) seen = seen || b == a;
               if (!seen) q->addresses.push_back(a);

@@ -1,5 +1,12 @@
-// The command line of the real binary: -L forwards, --print-config round trips,
-// --check-config diagnostics for bad files, usage errors, --help and --version.
+// The command line of the real binary: -L forwards and their defaults, --print-config
+// round trips, --check-config diagnostics for bad files, usage errors, --help and
+// --version, the hints for a first start, and the open-files limit.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "tests/e2e/e2e.h"
@@ -43,6 +50,42 @@ const std::string kCluster = R"([[cluster]]
 name = "app"
 endpoints = ["127.0.0.1:8080"]
 )";
+
+// A port free on both 127.0.0.1 and ::1 right now (0 when ::1 cannot be bound here), for
+// the one test that needs a port alone: port 0 binds 127.0.0.1 only.
+uint16_t port_free_on_both_loopbacks() {
+  for (int attempt = 0; attempt < 50; attempt++) {
+    const int v4 = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a4{};
+    a4.sin_family = AF_INET;
+    a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a4;
+    if (::bind(v4, reinterpret_cast<sockaddr*>(&a4), sizeof a4) != 0 ||
+        ::getsockname(v4, reinterpret_cast<sockaddr*>(&a4), &len) != 0) {
+      ::close(v4);
+      continue;
+    }
+    const int v6 = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 a6{};
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_loopback;
+    a6.sin6_port = a4.sin_port;
+    const bool both = ::bind(v6, reinterpret_cast<sockaddr*>(&a6), sizeof a6) == 0;
+    const int v6_error = errno;
+    ::close(v6);
+    ::close(v4);
+    if (both) return ntohs(a4.sin_port);
+    if (v6_error == EADDRNOTAVAIL || v6_error == EAFNOSUPPORT) return 0;
+  }
+  return 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 struct BadFile {
   std::string what;
@@ -319,6 +362,9 @@ TEST_CASE("usage errors are one line on stderr and exit 2", "[e2e][cli]") {
       {{"-L", "nonsense"}, "nonsense"},
       {{"-c", file, "--connect-timeout", "2s"}, "--connect-timeout"},
       {{"-c", file, "-L", "0=127.0.0.1:1"}, "-L"},
+      {{"-L", "8080:10.0.0.5:80"}, "did you mean 8080=10.0.0.5:80?"},
+      {{"-L", "0=127.0.0.1:1", "--admin"}, "--admin needs a value"},
+      {{"--check-config=perhaps"}, "--check-config \"perhaps\": expected true or false"},
   };
   for (const auto& [args, mention] : cases) {
     const Completed r = run_parkway(args);
@@ -343,4 +389,191 @@ TEST_CASE("help shows examples and --version prints the version", "[e2e][cli]") 
   CHECK(version.exit_code == 0);
   CHECK(version.out == "parkway " PARKWAY_VERSION "\n");
   CHECK(version.err.empty());
+}
+
+TEST_CASE("a port below 1024 refused for lack of privilege says which capability it needs",
+          "[e2e][cli]") {
+  std::ifstream start("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+  int unprivileged = 1024;
+  start >> unprivileged;
+  if (geteuid() != 0 || unprivileged <= 80 || access("/usr/bin/setpriv", X_OK) != 0) {
+    WARN("skipped: needs root to drop to nobody (setpriv), and port 80 privileged");
+    return;
+  }
+  // As nobody, without capabilities: bind(2) on port 80 is refused (EACCES).
+  ProxyProcess p({"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                  PARKWAY_BINARY, "-L", "127.0.0.1:80=127.0.0.1:9"},
+                 {}, "/usr/bin/setpriv");
+  const auto code = p.wait_exit(10s);
+  INFO(p.stderr_text());
+  CHECK(code == 1);
+  CHECK_THAT(p.stderr_text(),
+             Catch::Contains("cannot listen on 127.0.0.1:80: Permission denied (ports below "
+                             "1024 need CAP_NET_BIND_SERVICE"));
+}
+
+TEST_CASE("a port alone forwards from both 127.0.0.1 and ::1, through one cluster", "[e2e][cli]") {
+  const uint16_t port = port_free_on_both_loopbacks();
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    if (port == 0) {
+      // No ::1 here: parkway says so and forwards from 127.0.0.1.
+      ProxyProcess proxy({"-L", "0=" + backend.endpoint()});
+      await_log(proxy, "ready: accepting connections");
+      const uint16_t v4 = proxy.port_of("fwd-0");
+      CHECK(dial_and_echo(loopback(v4), "v4 only"));
+      WARN("this host cannot bind ::1: only the IPv4 half of the test ran");
+      return;
+    }
+    const std::string name = "fwd-" + std::to_string(port);
+    ProxyProcess proxy({"-L", std::to_string(port) + "=" + backend.endpoint()});
+    await_log(proxy, "ready: accepting connections");
+    INFO(log_of(proxy));
+    CHECK(proxy.address_of(name).to_string() == "127.0.0.1:" + std::to_string(port));
+    CHECK(proxy.address_of(name + "-v6").to_string() == "[::1]:" + std::to_string(port));
+    CHECK_FALSE(proxy
+                    .find_all(regex_escape("listener \"" + name + "-v6\": listening on [::1]:" +
+                                           std::to_string(port) + " -> cluster \"" + name + "\""))
+                    .empty());
+    const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(dial_and_echo(loopback(port), "over IPv4"));
+    CHECK(dial_and_echo(net::SocketAddress::ipv6(v6_loopback, port), "over IPv6"));
+    proxy.signal(SIGTERM);
+    CHECK(proxy.wait_exit(10s) == 0);
+  });
+}
+
+TEST_CASE("with -L the access log is off unless asked for, and says so", "[e2e][cli]") {
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    ProxyProcess proxy({"-L", "0=" + backend.endpoint(), "--log-level", "debug"});
+    await_log(proxy, "ready: accepting connections");
+    await_log(proxy, R"(access log: off \(--access-log stderr or --access-log FILE)");
+    {
+      auto c = dial_and_echo(loopback(proxy.port_of("fwd-0")), "one connection");
+      REQUIRE(c);
+      c->shutdown_write();
+      read_to_end(*c, now() + 5s);
+    }
+    // The connection's end is logged (debug); no JSON line is, before it or after it.
+    await_log(proxy, R"(: closed \(client_eof\))");
+    proxy.signal(SIGTERM);
+    CHECK(proxy.wait_exit(10s) == 0);
+    INFO(log_of(proxy));
+    CHECK(proxy.find_all(R"(^\{)").empty());
+  });
+}
+
+TEST_CASE("a relative --access-log FILE is in the working directory; the log says where it is",
+          "[e2e][cli]") {
+  TempDir dir;
+  // The directory as the kernel names it, which is what a relative path resolves against.
+  const std::string absolute = std::filesystem::canonical(dir.path()).string() + "/access.log";
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    SpawnOptions options;
+    options.cwd = dir.path();
+    ProxyProcess proxy({"-L", "0=" + backend.endpoint(), "--access-log", "access.log"}, options);
+    await_log(proxy, "ready: accepting connections");
+    await_log(proxy, "access log: writing to " + regex_escape(absolute) + "$");
+    {
+      auto c = dial_and_echo(loopback(proxy.port_of("fwd-0")), "logged");
+      REQUIRE(c);
+      c->shutdown_write();
+      read_to_end(*c, now() + 5s);
+    }
+    proxy.signal(SIGTERM);
+    REQUIRE(proxy.wait_exit(10s) == 0);  // exiting writes what the access log has queued
+    const std::string text = read_file(absolute);
+    INFO(log_of(proxy) << "\naccess log:\n" << text);
+    CHECK(count_lines(text) == 1);
+    CHECK_THAT(text, Catch::StartsWith("{\"time\":") && Catch::Contains("\"listener\":\"fwd-0\""));
+  });
+}
+
+TEST_CASE("a port alone for --admin serves on 127.0.0.1", "[e2e][cli]") {
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    ProxyProcess proxy({"-L", "0=" + backend.endpoint(), "--admin", "0"});
+    const LogMatch m = await_log(proxy, R"(admin: listening on ([0-9.]+):([0-9]+) )");
+    CHECK(m[1] == "127.0.0.1");
+    CHECK(std::stoi(m[2]) > 0);
+    proxy.signal(SIGTERM);
+    CHECK(proxy.wait_exit(10s) == 0);
+  });
+}
+
+TEST_CASE("no arguments and no installed config: say how to start", "[e2e][cli]") {
+  SpawnOptions options;
+  if (std::filesystem::exists("/etc/parkway/parkway.toml")) {
+    if (geteuid() != 0) {
+      WARN("skipped: /etc/parkway/parkway.toml exists, and hiding it needs root");
+      return;
+    }
+    options.hide_etc_parkway = true;
+  }
+  const Completed r = run_parkway({}, options);
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err ==
+        "/etc/parkway/parkway.toml: error: cannot open the config file: No such file or "
+        "directory; give a config with -c FILE, or forward with -L PORT=HOST:PORT (parkway "
+        "--help)\n");
+}
+
+TEST_CASE("the open-files limit: raised to the hard limit, and a warning when that is short",
+          "[e2e][cli]") {
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    // A hard limit below what 10000 connections (the default max_connections) need.
+    SpawnOptions short_limit;
+    short_limit.rlimit_nofile = 512;
+    short_limit.rlimit_nofile_soft = 256;
+    ProxyProcess short_proxy({"-L", "0=" + backend.endpoint()}, short_limit);
+    await_log(short_proxy, "ready: accepting connections");
+    INFO(log_of(short_proxy));
+    const std::string log = short_proxy.stderr_text();
+    CHECK_THAT(log, Catch::Contains(" info  open files: raised the limit from 256 to 512 (the "
+                                    "hard limit)\n"));
+    // The descriptor budget (proxy/descriptor_budget.h) says how many connections 512
+    // descriptors hold, and warns: far fewer than the 10000 max_connections allows.
+    const auto shares = await_log(short_proxy, R"(descriptors: limit 512: ([0-9]+) connections)");
+    const int held = std::stoi(shares[1]);
+    CHECK(held > 150);
+    CHECK(held < 256);
+    CHECK_THAT(log, Catch::Contains(" warn  open files: limit 512 holds " + std::to_string(held) +
+                                    " connections, max_connections allows 10000 (2 descriptors "
+                                    "each, plus "));
+    CHECK_THAT(log, Catch::Contains("): raise it (ulimit -Hn, LimitNOFILE=) or lower "
+                                    "max_connections\n"));
+    // "Max open files            512                  512                  files"
+    std::istringstream limits(read_file("/proc/" + std::to_string(short_proxy.pid()) + "/limits"));
+    std::string line, soft, hard;
+    while (std::getline(limits, line)) {
+      if (line.rfind("Max open files", 0) == 0) std::istringstream(line.substr(14)) >> soft >> hard;
+    }
+    CHECK(soft == "512");
+    CHECK(hard == "512");
+    short_proxy.signal(SIGTERM);
+    CHECK(short_proxy.wait_exit(10s) == 0);
+
+    // Enough once raised: no warning.
+    SpawnOptions enough;
+    enough.rlimit_nofile = 4096;
+    enough.rlimit_nofile_soft = 256;
+    ProxyProcess proxy({"-L", "0=" + backend.endpoint(), "--max-connections", "100"}, enough);
+    await_log(proxy, "ready: accepting connections");
+    INFO(log_of(proxy));
+    CHECK_THAT(proxy.stderr_text(),
+               Catch::Contains("open files: raised the limit from 256 to 4096 (the hard limit)"));
+    CHECK_THAT(proxy.stderr_text(), !Catch::Contains("open files: limit"));
+    proxy.signal(SIGTERM);
+    CHECK(proxy.wait_exit(10s) == 0);
+  });
 }

@@ -23,6 +23,7 @@
 #include "tests/e2e/time_scale.h"
 #include "tests/netpoll/helpers.h"
 #include "tests/support/go_check.h"
+#include "tests/support/observe.h"
 
 namespace parkway::e2e {
 
@@ -74,6 +75,48 @@ inline std::unique_ptr<ProxyProcess> start_proxy(const TempDir& dir, const std::
 
 inline net::SocketAddress loopback(uint16_t port) { return net::SocketAddress::loopback_v4(port); }
 
+// ---- The admin endpoint ---------------------------------------------------------------------
+
+inline std::string admin_toml(const std::string& extra = "") {
+  return "[admin]\naddress = \"127.0.0.1:0\"\n" + extra + "\n";
+}
+
+// Where the admin endpoint of `p` listens (its "admin: listening on" line).
+inline net::SocketAddress admin_address(ProxyProcess& p) {
+  auto m = await_log(p, R"(admin: listening on (\S+))");
+  return *net::SocketAddress::parse(m.groups[1]);
+}
+
+// The series `series` ("name{labels}" as printed) in a fresh GET /metrics; nullopt when
+// there is no answer or no such series.
+inline std::optional<double> read_metric(const net::SocketAddress& admin,
+                                         const std::string& series) {
+  const auto m = observe::http_get(admin, "/metrics");
+  if (m.status != 200) return std::nullopt;
+  return observe::metric(m.body, series);
+}
+
+// Waits (polling /metrics, up to `within` times time_scale()) until `series` reads `want`;
+// returns the last value read, so that CHECK(await_metric(...) == want) shows it.
+inline std::optional<double> await_metric(const net::SocketAddress& admin,
+                                          const std::string& series, double want,
+                                          Duration within = 10s) {
+  std::optional<double> last;
+  observe::eventually(
+      [&] {
+        last = read_metric(admin, series);
+        return last == want;
+      },
+      scaled(within));
+  return last;
+}
+
+// The series that counts the connections of `cluster` that ended with `cause`.
+inline std::string closed_series(const std::string& cluster, const std::string& cause) {
+  return "parkway_cluster_connections_closed_total{cluster=\"" + cluster + "\",cause=\"" + cause +
+         "\"}";
+}
+
 // The test process holds both ends of many connections: lift its descriptor limit (the
 // proxy inherits it).
 inline void raise_fd_limit() {
@@ -86,17 +129,18 @@ inline void raise_fd_limit() {
 
 // ---- Backends -------------------------------------------------------------------------------
 
-// A server on 127.0.0.1:0 that runs `handler` in a goroutine per accepted connection.
-// stop() (or the destructor) closes the listener, lets handlers finish on their own for up
-// to 5s, then closes every connection still open, which wakes handlers parked on them,
-// and waits for the handlers to return.
+// A server on 127.0.0.1 (on `port`, or one the kernel picks) that runs `handler` in a
+// goroutine per accepted connection. stop() (or the destructor) closes the listener, lets
+// handlers finish on their own for up to 5s, then closes every connection still open,
+// which wakes handlers parked on them, and waits for the handlers to return. A Backend on
+// the port of one stopped is the same server restarted.
 class Backend {
  public:
   using Handler = std::function<void(net::Conn&)>;
 
-  explicit Backend(Handler handler, net::ListenOptions options = {})
+  explicit Backend(Handler handler, net::ListenOptions options = {}, uint16_t port = 0)
       : handler_(std::move(handler)),
-        ln_(test::listen_local(options)),
+        ln_(listen_on(port, options)),
         address_(test::address_of(ln_)) {
     running_.add(1);
     go([this] {
@@ -148,6 +192,14 @@ class Backend {
   int accepted() const { return accepted_.load(); }
 
  private:
+  static net::Listener listen_on(uint16_t port, const net::ListenOptions& options) {
+    auto ln = net::Listener::listen(net::SocketAddress::loopback_v4(port), options);
+    if (!ln)
+      throw std::runtime_error("listen on port " + std::to_string(port) + ": " +
+                               ln.error().message());
+    return std::move(*ln);
+  }
+
   Handler handler_;
   net::Listener ln_;
   net::SocketAddress address_;

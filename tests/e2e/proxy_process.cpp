@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
+#include "scheduler/runtime.h"
 #include "scheduler/sync.h"
 #include "tests/e2e/time_scale.h"
 
@@ -67,22 +69,27 @@ namespace {
 
 // What the child reports through the close-on-exec error pipe when a step before exec
 // fails. Nothing arrives when exec succeeds (the pipe closes with the exec).
-enum class Step : int { setup = 1, unshare, make_private, bind_hosts, rlimit, exec };
+enum class Step : int {
+  setup = 1,
+  unshare,
+  make_private,
+  bind_hosts,
+  hide_etc_parkway,
+  rlimit,
+  chdir,
+  exec
+};
 
 const char* step_name(Step s) {
   switch (s) {
-    case Step::setup:
-      return "child setup";
-    case Step::unshare:
-      return "unshare(CLONE_NEWNS)";
-    case Step::make_private:
-      return "mount --make-rprivate /";
-    case Step::bind_hosts:
-      return "bind-mount over /etc/hosts";
-    case Step::rlimit:
-      return "setrlimit(RLIMIT_NOFILE)";
-    case Step::exec:
-      return "exec";
+    case Step::setup: return "child setup";
+    case Step::unshare: return "unshare(CLONE_NEWNS)";
+    case Step::make_private: return "mount --make-rprivate /";
+    case Step::bind_hosts: return "bind-mount over /etc/hosts";
+    case Step::hide_etc_parkway: return "mount a tmpfs over /etc/parkway";
+    case Step::rlimit: return "setrlimit(RLIMIT_NOFILE)";
+    case Step::chdir: return "chdir";
+    case Step::exec: return "exec";
   }
   return "?";
 }
@@ -160,7 +167,10 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
   const char* resolv =
       options.private_resolv_conf.empty() ? nullptr : options.private_resolv_conf.c_str();
   const bool set_nofile = options.rlimit_nofile.has_value();
-  const rlimit nofile{options.rlimit_nofile.value_or(0), options.rlimit_nofile.value_or(0)};
+  const rlimit nofile{options.rlimit_nofile_soft.value_or(options.rlimit_nofile.value_or(0)),
+                      options.rlimit_nofile.value_or(0)};
+  const bool hide_etc_parkway = options.hide_etc_parkway;
+  const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
 
   int out_pipe[2], err_pipe[2], status_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) throw SpawnError("pipe2", errno);
@@ -212,14 +222,21 @@ ProxyProcess::ProxyProcess(std::vector<std::string> args, SpawnOptions options, 
       while (len > 0) *out++ = digits[--len];
       *out = '\0';
     }
-    if (hosts) {
+    if (hosts || hide_etc_parkway) {
       if (unshare(CLONE_NEWNS) != 0) fail(Step::unshare);
       if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(Step::make_private);
+    }
+    if (hosts) {
       if (mount(hosts, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) fail(Step::bind_hosts);
       if (resolv && mount(resolv, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
         fail(Step::bind_hosts);
       }
     }
+    if (hide_etc_parkway &&
+        mount("tmpfs", "/etc/parkway", "tmpfs", MS_NOSUID | MS_NODEV, nullptr) != 0) {
+      fail(Step::hide_etc_parkway);
+    }
+    if (cwd && chdir(cwd) != 0) fail(Step::chdir);
     // Last: the steps above may need descriptors of their own.
     if (set_nofile && setrlimit(RLIMIT_NOFILE, &nofile) != 0) fail(Step::rlimit);
     execve(argv[0], argv.data(), envp.data());
@@ -315,6 +332,39 @@ void ProxyProcess::reader() {
   shared_->changed();
 }
 
+namespace {
+
+// Runs fn() where std::regex may recurse deep: libstdc++'s matcher recurses once per
+// character of `.*`, and a 300-character log line overflows a goroutine's 64 KiB stack.
+// From a goroutine, fn runs on a thread of its own (which blocks this goroutine's thread
+// for the moment it takes; these are tests).
+template <class F>
+void off_goroutine_stack(F fn) {
+  if (!in_goroutine()) {
+    fn();
+    return;
+  }
+  std::thread t(fn);
+  t.join();
+}
+
+// The lines of [from, lines.size()) that match, up to `limit` of them.
+void match_lines(const std::vector<std::string>& lines, size_t* from, const std::regex& pattern,
+                 size_t limit, std::vector<LogMatch>* found) {
+  off_goroutine_stack([&] {
+    for (; *from < lines.size() && found->size() < limit; ++*from) {
+      std::smatch m;
+      if (std::regex_search(lines[*from], m, pattern)) {
+        LogMatch lm{*from, lines[*from], {}};
+        for (const auto& sub : m) lm.groups.push_back(sub.str());
+        found->push_back(std::move(lm));
+      }
+    }
+  });
+}
+
+}  // namespace
+
 std::vector<LogMatch> ProxyProcess::wait_for_log_count(const std::string& re, size_t count,
                                                        std::chrono::milliseconds timeout,
                                                        size_t from) {
@@ -326,14 +376,7 @@ std::vector<LogMatch> ProxyProcess::wait_for_log_count(const std::string& re, si
     std::shared_ptr<Notification> change;
     {
       std::lock_guard<std::mutex> g(shared_->mu);
-      for (; scanned < shared_->lines.size() && found.size() < count; scanned++) {
-        std::smatch m;
-        if (std::regex_search(shared_->lines[scanned], m, pattern)) {
-          LogMatch lm{scanned, shared_->lines[scanned], {}};
-          for (const auto& sub : m) lm.groups.push_back(sub.str());
-          found.push_back(std::move(lm));
-        }
-      }
+      match_lines(shared_->lines, &scanned, pattern, count, &found);
       if (found.size() >= count || shared_->exited) return found;
       change = shared_->next_change();
     }
@@ -357,14 +400,8 @@ std::vector<LogMatch> ProxyProcess::find_all(const std::string& re, size_t from)
   const std::regex pattern(re);
   std::vector<LogMatch> found;
   std::lock_guard<std::mutex> g(shared_->mu);
-  for (size_t i = from; i < shared_->lines.size(); i++) {
-    std::smatch m;
-    if (std::regex_search(shared_->lines[i], m, pattern)) {
-      LogMatch lm{i, shared_->lines[i], {}};
-      for (const auto& sub : m) lm.groups.push_back(sub.str());
-      found.push_back(std::move(lm));
-    }
-  }
+  size_t scanned = from;
+  match_lines(shared_->lines, &scanned, pattern, SIZE_MAX, &found);
   return found;
 }
 
@@ -415,7 +452,12 @@ std::vector<std::string> ProxyProcess::lines() const {
 }
 
 Completed run_parkway(std::vector<std::string> args, std::chrono::milliseconds timeout) {
-  ProxyProcess p(std::move(args));
+  return run_parkway(std::move(args), SpawnOptions{}, timeout);
+}
+
+Completed run_parkway(std::vector<std::string> args, SpawnOptions options,
+                      std::chrono::milliseconds timeout) {
+  ProxyProcess p(std::move(args), std::move(options));
   Completed c;
   auto code = p.wait_exit(timeout);
   c.exit_code = code ? *code : -1;  // -1: still running; the destructor kills it

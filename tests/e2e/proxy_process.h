@@ -66,6 +66,13 @@ struct SpawnOptions {
   // When set: RLIMIT_NOFILE of the child (soft and hard, both), set just before exec, so
   // that a test can run parkway out of descriptors without lowering its own limit.
   std::optional<unsigned long> rlimit_nofile;
+  // With rlimit_nofile: a lower soft limit, rlimit_nofile being the hard one.
+  std::optional<unsigned long> rlimit_nofile_soft;
+  // When set: the child's working directory.
+  std::string cwd;
+  // The child enters a mount namespace of its own with an empty tmpfs over /etc/parkway,
+  // so that it finds no installed config file. Needs CAP_SYS_ADMIN.
+  bool hide_etc_parkway = false;
 };
 
 // The child could not be started; `err` is the errno of the step that failed.
@@ -96,8 +103,8 @@ class ProxyProcess {
   pid_t pid() const { return pid_; }
 
   // The first line of stderr at or after line `from` that matches `re` (regex_search),
-  // waiting up to `timeout` (times time_scale(), see time_scale.h) for it to be written. std::nullopt on timeout, or once the
-  // process has exited without writing it.
+  // waiting up to `timeout` (times time_scale(), see time_scale.h) for it to be written.
+  // std::nullopt on timeout, or once the process has exited without writing it.
   std::optional<LogMatch> wait_for_log(const std::string& re,
                                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
                                        size_t from = 0);
@@ -117,8 +124,8 @@ class ProxyProcess {
   net::SocketAddress address_of(const std::string& name) const;
 
   void signal(int sig) const;
-  // Waits up to `timeout` (times time_scale()) for the process to exit: its exit code, or 128 + the signal
-  // that killed it; std::nullopt if it is still running.
+  // Waits up to `timeout` (times time_scale()) for the process to exit: its exit code, or 128 + the
+  // signal that killed it; std::nullopt if it is still running.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   std::string stdout_text() const;
@@ -144,6 +151,8 @@ struct Completed {
   std::string out, err;
 };
 Completed run_parkway(std::vector<std::string> args,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+Completed run_parkway(std::vector<std::string> args, SpawnOptions options,
                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 }  // namespace parkway::e2e

@@ -1,6 +1,6 @@
 // Connection timeouts through the real binary: idle_timeout, fin_timeout, max_duration.
-// Each asserts the close cause in the log and what the client sees (a reset), and checks
-// timing only with wide tolerances.
+// Each asserts the close cause by its metric and in the connection's log line, what the
+// client sees (a reset), and checks timing only with wide tolerances.
 #include "tests/e2e/e2e.h"
 
 using namespace parkway;
@@ -37,9 +37,10 @@ TEST_CASE("idle timeout: an idle connection is reset, one moving bytes one way l
       read_to_end(c);
       c.shutdown_write();
     });
-    auto proxy =
-        start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {backend.endpoint()},
-                                                                    "idle_timeout = \"500ms\"\n"));
+    auto proxy = start_proxy(
+        dir, admin_toml() + listener_toml("app", "app") +
+                 cluster_toml("app", {backend.endpoint()}, "idle_timeout = \"500ms\"\n"));
+    const auto admin = admin_address(*proxy);
     const auto addr = loopback(proxy->port_of("app"));
 
     auto idle = net::Conn::dial(addr, now() + 5s);
@@ -76,6 +77,7 @@ TEST_CASE("idle timeout: an idle connection is reset, one moving bytes one way l
     auto closed = proxy->wait_for_log(closed_line(*idle), 10s);
     CHECK(closed.has_value());
     if (closed) CHECK((*closed)[1] == "idle_timeout");
+    CHECK(await_metric(admin, closed_series("app", "idle_timeout"), 1) == 1);
 
     // Wait for the busy one before anything can end the test: it uses this frame.
     const bool busy_finished = busy_done.wait_for(30s);
@@ -87,6 +89,8 @@ TEST_CASE("idle timeout: an idle connection is reset, one moving bytes one way l
     CHECK(busy_closed[1] == "client_eof");
     CHECK(busy_closed[3] == "16");  // 's' and 15 ticks
     CHECK(std::stoll(busy_closed[2]) >= 1400);
+    CHECK(await_metric(admin, closed_series("app", "client_eof"), 1) == 1);
+    CHECK(read_metric(admin, closed_series("app", "idle_timeout")) == 1);
   });
   checks.report();
 }
@@ -106,9 +110,10 @@ TEST_CASE("FIN timeout: half-closed, the open direction idle, the connection is 
       release.wait_for(20s);
     });
     auto proxy =
-        start_proxy(dir, listener_toml("app", "app") +
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
                              cluster_toml("app", {backend.endpoint()},
                                           "idle_timeout = \"1h\"\nfin_timeout = \"500ms\"\n"));
+    const auto admin = admin_address(*proxy);
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
     REQUIRE_FALSE(c->write_all(bytes_of("data")).error);
@@ -124,6 +129,7 @@ TEST_CASE("FIN timeout: half-closed, the open direction idle, the connection is 
     CHECK(closed[1] == "fin_timeout");
     CHECK(closed[3] == "4");
     CHECK(closed[4] == "0");
+    CHECK(await_metric(admin, closed_series("app", "fin_timeout"), 1) == 1);
     release.notify();
   });
   checks.report();
@@ -135,9 +141,10 @@ TEST_CASE("max duration: a busy connection is still cut at max_duration", "[e2e]
   rt.run([&] {
     Backend backend(echo);
     auto proxy =
-        start_proxy(dir, listener_toml("app", "app") +
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
                              cluster_toml("app", {backend.endpoint()},
                                           "idle_timeout = \"300ms\"\nmax_duration = \"1s\"\n"));
+    const auto admin = admin_address(*proxy);
     const Time t0 = now();
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
@@ -172,5 +179,6 @@ TEST_CASE("max duration: a busy connection is still cut at max_duration", "[e2e]
     CHECK(std::stoll(closed[2]) < 5000);
     CHECK(std::stoull(closed[3]) > 0);
     CHECK(std::stoull(closed[4]) > 0);
+    CHECK(await_metric(admin, closed_series("app", "max_duration"), 1) == 1);
   });
 }

@@ -1,9 +1,8 @@
 // Traffic through the real binary: byte-exact transfers at scale, half-close both ways,
 // refused and timed-out upstreams, max_connections, and DNS endpoints.
 #include <cstring>
-#include <random>
-
 #include <fstream>
+#include <random>
 
 #include "tests/e2e/e2e.h"
 
@@ -128,8 +127,9 @@ TEST_CASE("half-close: the client shuts down writing and still reads the whole r
       GO_CHECK(checks, got.mismatches == 0);
       GO_CHECK(checks, test::send_stream(c, 2, 3'000'000).ok());  // after the EOF
     });
-    auto proxy =
-        start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {backend.endpoint()}));
+    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
+                                      cluster_toml("app", {backend.endpoint()}));
+    const auto admin = admin_address(*proxy);
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
     REQUIRE(test::send_stream(*c, 1, 100000).ok());
@@ -142,6 +142,8 @@ TEST_CASE("half-close: the client shuts down writing and still reads the whole r
     CHECK(m[1] == "client_eof");
     CHECK(m[3] == "100000");
     CHECK(m[4] == "3000000");
+    CHECK(await_metric(admin, closed_series("app", "client_eof"), 1) == 1);
+    CHECK(read_metric(admin, closed_series("app", "upstream_eof")) == 0);
   });
   checks.report();
 }
@@ -160,8 +162,9 @@ TEST_CASE("half-close: the server speaks first and shuts down, the client replie
       GO_CHECK(checks, got.bytes == 50000);
       GO_CHECK(checks, got.mismatches == 0);
     });
-    auto proxy =
-        start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {backend.endpoint()}));
+    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
+                                      cluster_toml("app", {backend.endpoint()}));
+    const auto admin = admin_address(*proxy);
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
     auto got = test::receive_stream(*c, 3);
@@ -174,6 +177,8 @@ TEST_CASE("half-close: the server speaks first and shuts down, the client replie
     CHECK(m[1] == "upstream_eof");
     CHECK(m[3] == "50000");
     CHECK(m[4] == "2000000");
+    CHECK(await_metric(admin, closed_series("app", "upstream_eof"), 1) == 1);
+    CHECK(read_metric(admin, closed_series("app", "client_eof")) == 0);
   });
   checks.report();
 }
@@ -201,6 +206,12 @@ TEST_CASE("a refused endpoint is skipped: the next one serves the client", "[e2e
     CHECK(connected.size() == 4);
     CHECK(backend.accepted() == 4);
     CHECK(proxy->find_all("cannot connect").empty());
+    // The dead endpoint is not silent, nor noisy: one warning (at most one per 10 s), with
+    // the reason, though every client was served.
+    const auto warned =
+        proxy->find_all("warn  cluster \"app\": endpoint " + regex_escape(refused.endpoint()) +
+                        ": connect failed: refused$");
+    CHECK(warned.size() == 1);
   });
 }
 
@@ -211,9 +222,10 @@ TEST_CASE("every endpoint refused: the client is closed at once and the log name
   rt.run([&] {
     RefusedPort a, b;
     auto proxy =
-        start_proxy(dir, listener_toml("app", "app") +
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
                              cluster_toml("app", {a.endpoint(), b.endpoint()},
                                           "connect_attempts = 3\nconnect_timeout = \"5s\"\n"));
+    const auto admin = admin_address(*proxy);
     const Time t0 = now();
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
@@ -229,6 +241,14 @@ TEST_CASE("every endpoint refused: the client is closed at once and the log name
     size_t refusals = 0;
     for (size_t at = 0; (at = m[1].find(": refused", at)) != std::string::npos; at++) refusals++;
     CHECK(refusals == 3);  // connect_attempts, the third going round again
+    CHECK(await_metric(admin, closed_series("app", "connect_failed"), 1) == 1);
+    const auto failures = [&](const RefusedPort& p) {
+      return read_metric(admin,
+                         R"(parkway_endpoint_connect_failures_total{cluster="app",endpoint=")" +
+                             p.endpoint() + R"(",reason="refused"})")
+          .value_or(0);
+    };
+    CHECK(failures(a) + failures(b) == 3);
   });
 }
 
@@ -270,9 +290,10 @@ TEST_CASE("connect timeout: with one unreachable endpoint the client is closed a
     FullBacklog full;
     REQUIRE(full.full());
     auto proxy =
-        start_proxy(dir, listener_toml("app", "app") +
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
                              cluster_toml("app", {full.endpoint()},
                                           "connect_attempts = 2\nconnect_timeout = \"300ms\"\n"));
+    const auto admin = admin_address(*proxy);
     const Time t0 = now();
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
@@ -285,6 +306,9 @@ TEST_CASE("connect timeout: with one unreachable endpoint the client is closed a
     auto m = await_log(*proxy, "warn .*cannot connect to cluster \"app\": (.*); closing$");
     CHECK(m[1] == full.endpoint() + ": timed out after 300ms; " + full.endpoint() +
                       ": timed out after 300ms");
+    CHECK(await_metric(admin, closed_series("app", "connect_failed"), 1) == 1);
+    CHECK(read_metric(admin, R"(parkway_endpoint_connect_failures_total{cluster="app",endpoint=")" +
+                                 full.endpoint() + R"(",reason="timeout"})") == 2);
   });
 }
 
@@ -333,8 +357,8 @@ TEST_CASE("DNS: an endpoint named in /etc/hosts resolves and serves", "[e2e][dns
     try {
       SpawnOptions options;
       options.private_hosts_file = hosts;
-      proxy = start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {name}), {},
-                          options);
+      proxy =
+          start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {name}), {}, options);
     } catch (const SpawnError& e) {
       if (e.err != EPERM) throw;
       WARN("skipped: a private /etc/hosts needs CAP_SYS_ADMIN (" << e.what() << ")");
@@ -359,9 +383,10 @@ void rewrite_in_place(const std::string& path, const std::string& content) {
 
 }  // namespace
 
-TEST_CASE("DNS: a name that does not resolve holds nothing up, a refresh picks it up, and a "
-          "failed refresh keeps the last addresses",
-          "[e2e][dns]") {
+TEST_CASE(
+    "DNS: a name that does not resolve holds nothing up, a refresh picks it up, and a "
+    "failed refresh keeps the last addresses",
+    "[e2e][dns]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   rt.run([&] {
@@ -377,18 +402,20 @@ TEST_CASE("DNS: a name that does not resolve holds nothing up, a refresh picks i
       SpawnOptions options;
       options.private_hosts_file = hosts;
       options.private_resolv_conf = resolv;
-      proxy = start_proxy(dir,
-                          listener_toml("late", "late") + listener_toml("now", "now") +
-                              cluster_toml("late", {name}, "dns_refresh = \"200ms\"") +
-                              cluster_toml("now", {backend.endpoint()}),
-                          {}, options);
+      proxy =
+          start_proxy(dir,
+                      admin_toml() + listener_toml("late", "late") + listener_toml("now", "now") +
+                          cluster_toml("late", {name}, "dns_refresh = \"200ms\"") +
+                          cluster_toml("now", {backend.endpoint()}),
+                      {}, options);
     } catch (const SpawnError& e) {
       if (e.err != EPERM) throw;
       WARN("skipped: a private /etc/hosts needs CAP_SYS_ADMIN (" << e.what() << ")");
       return;
     }
     // It started, and the other cluster serves, though the name did not resolve.
-    await_log(*proxy, "endpoint " + name + ": cannot resolve .*it gets no connections until it resolves");
+    await_log(*proxy,
+              "endpoint " + name + ": cannot resolve .*it gets no connections until it resolves");
     auto ok = dial_and_echo(loopback(proxy->port_of("now")), "unaffected");
     CHECK(ok.has_value());
     // A client of the unresolved cluster is closed at once.
@@ -397,6 +424,8 @@ TEST_CASE("DNS: a name that does not resolve holds nothing up, a refresh picks i
     const auto end = read_to_end(*c, now() + 5s);
     CHECK_FALSE(net::is_timeout(end.error));
     await_log(*proxy, R"(cluster "late" has no endpoint with an address; closing)");
+    const auto admin = admin_address(*proxy);
+    CHECK(await_metric(admin, closed_series("late", "no_endpoint"), 1) == 1);
 
     // The name appears: the next refresh resolves it, and the cluster serves.
     size_t mark = proxy->mark();
@@ -408,7 +437,9 @@ TEST_CASE("DNS: a name that does not resolve holds nothing up, a refresh picks i
     // The name disappears: the refresh fails, is logged once, and the last address stays.
     mark = proxy->mark();
     rewrite_in_place(hosts, "127.0.0.1 localhost\n");
-    await_log(*proxy, "endpoint " + name + ": cannot resolve .*keeping its last addresses 127.0.0.1", 10s, mark);
+    await_log(*proxy,
+              "endpoint " + name + ": cannot resolve .*keeping its last addresses 127.0.0.1", 10s,
+              mark);
     auto e = dial_and_echo(loopback(proxy->port_of("late")), "still resolved");
     CHECK(e.has_value());
     // Several more refreshes fail meanwhile, but the failure is logged once.

@@ -1,7 +1,7 @@
 // The admin endpoint's HTTP request parser: what it accepts, what it refuses and why.
-#include <catch2/catch.hpp>
+#include "proxy/ops/http.h"
 
-#include "proxy/http.h"
+#include <catch2/catch.hpp>
 
 using namespace parkway::proxy;
 
@@ -39,14 +39,13 @@ TEST_CASE("partial requests ask for more, up to the limit", "[http]") {
 }
 
 TEST_CASE("malformed requests are refused with the right status", "[http]") {
-  for (const char* bad : {"\r\n\r\n", "GET\r\n\r\n", "GET /\r\n\r\n", " / HTTP/1.1\r\n\r\n",
-                          "GET  HTTP/1.1\r\n\r\n", "GET x HTTP/1.1\r\n\r\n",
-                          "G(T / HTTP/1.1\r\n\r\n", "GET / HTTP/x.y\r\n\r\n", "GET / FTP/1.1\r\n\r\n",
-                          "GET /\x01 HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
-                          "GET / HTTP/1.1\r\n: empty\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
-                          "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
-                          "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-                          "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+  for (const char* bad :
+       {"\r\n\r\n", "GET\r\n\r\n", "GET /\r\n\r\n", " / HTTP/1.1\r\n\r\n", "GET  HTTP/1.1\r\n\r\n",
+        "GET x HTTP/1.1\r\n\r\n", "G(T / HTTP/1.1\r\n\r\n", "GET / HTTP/x.y\r\n\r\n",
+        "GET / FTP/1.1\r\n\r\n", "GET /\x01 HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        "GET / HTTP/1.1\r\n: empty\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n", "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
     INFO(bad);
     CHECK(parse(bad) == http::Parse::bad_request);
   }

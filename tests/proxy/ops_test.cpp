@@ -12,9 +12,9 @@
 #include <set>
 #include <sstream>
 
-#include "proxy/access_log.h"
-#include "proxy/prometheus.h"
-#include "proxy/systemd.h"
+#include "proxy/log/access_log.h"
+#include "proxy/ops/prometheus.h"
+#include "proxy/ops/systemd.h"
 
 using namespace parkway::proxy;
 
@@ -45,7 +45,8 @@ static std::vector<std::string> format_violations(const std::string& text) {
       }
     } else if (std::regex_match(line, m, sample)) {
       if (m[1] != family) bad.push_back("sample outside its family: " + line);
-      if (!series.insert(line.substr(0, line.rfind(' '))).second) bad.push_back("series twice: " + line);
+      if (!series.insert(line.substr(0, line.rfind(' '))).second)
+        bad.push_back("series twice: " + line);
     } else {
       bad.push_back("not a valid line: " + line);
     }
@@ -54,13 +55,18 @@ static std::vector<std::string> format_violations(const std::string& text) {
 }
 
 TEST_CASE("the Prometheus writer follows the text format", "[metrics]") {
+  constexpr MetricFamily x{"parkway_x_total", MetricType::counter, "listener",
+                           "A help\nwith a newline and a \\."};
+  constexpr MetricFamily y{"parkway_y", MetricType::gauge, "", "A gauge."};
+  constexpr MetricFamily z{"parkway_z", MetricType::gauge, "a,b", "Another gauge."};
   PrometheusWriter w;
-  w.family("parkway_x_total", MetricType::counter, "A help\nwith a newline and a \\.");
-  w.sample("parkway_x_total", {{"listener", "a\"b\\c\nd"}}, uint64_t{7});
-  w.sample("parkway_x_total", {{"listener", "plain"}}, uint64_t{0});
-  w.family("parkway_y", MetricType::gauge, "A gauge.");
-  w.sample("parkway_y", {}, -3.5);
-  w.sample("parkway_y", {{"a", "1"}, {"b", "2"}}, int64_t{-1});
+  w.family(x);
+  w.sample(x, {{"listener", "a\"b\\c\nd"}}, uint64_t{7});
+  w.sample(x, {{"listener", "plain"}}, uint64_t{0});
+  w.family(y);
+  w.sample(y, {}, -3.5);
+  w.family(z);
+  w.sample(z, {{"a", "1"}, {"b", "2"}}, int64_t{-1});
   CHECK(format_violations(w.text()).empty());
   CHECK(w.text().find(R"(listener="a\"b\\c\nd")") != std::string::npos);
   CHECK(w.text().find("# HELP parkway_x_total A help\\nwith a newline and a \\\\.") !=
@@ -68,7 +74,8 @@ TEST_CASE("the Prometheus writer follows the text format", "[metrics]") {
   // And the checker itself catches what it should.
   CHECK_FALSE(format_violations("parkway_z 1\n").empty());
   CHECK_FALSE(format_violations("# HELP c x\n# TYPE c counter\nc 1\n").empty());
-  CHECK_FALSE(format_violations("# HELP g x\n# TYPE g gauge\ng{a=\"1\"} 1\ng{a=\"1\"} 2\n").empty());
+  CHECK_FALSE(
+      format_violations("# HELP g x\n# TYPE g gauge\ng{a=\"1\"} 1\ng{a=\"1\"} 2\n").empty());
 }
 
 TEST_CASE("access log records are one JSON object each", "[access_log]") {

@@ -71,9 +71,10 @@ class StalledUpstream {
 
 }  // namespace
 
-TEST_CASE("case 4: the client leaves while parkway is still connecting upstream: upstream sees "
-          "the client's bytes and its close, and nothing leaks",
-          "[reliability][abort]") {
+TEST_CASE(
+    "case 4: the client leaves while parkway is still connecting upstream: upstream sees "
+    "the client's bytes and its close, and nothing leaks",
+    "[reliability][abort]") {
   const bool with_reset = GENERATE(false, true);
   INFO((with_reset ? "the client resets" : "the client closes with a FIN"));
   TempDir dir;
@@ -81,9 +82,10 @@ TEST_CASE("case 4: the client leaves while parkway is still connecting upstream:
   rt.run([&] {
     StalledUpstream upstream;
     REQUIRE(upstream.full());
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {upstream.endpoint()},
-                                                   "connect_attempts = 1\nconnect_timeout = \"20s\"\n"));
+    auto proxy =
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
+                             cluster_toml("app", {upstream.endpoint()},
+                                          "connect_attempts = 1\nconnect_timeout = \"20s\"\n"));
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     const size_t mark = proxy->mark();
@@ -124,17 +126,19 @@ TEST_CASE("case 4: the client leaves while parkway is still connecting upstream:
   });
 }
 
-TEST_CASE("case 4: the client leaves while parkway is connecting and the connect times out: "
-          "the client is gone, nothing leaks",
-          "[reliability][abort]") {
+TEST_CASE(
+    "case 4: the client leaves while parkway is connecting and the connect times out: "
+    "the client is gone, nothing leaks",
+    "[reliability][abort]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   rt.run([&] {
     StalledUpstream upstream;
     REQUIRE(upstream.full());
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {upstream.endpoint()},
-                                                   "connect_attempts = 2\nconnect_timeout = \"400ms\"\n"));
+    auto proxy =
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
+                             cluster_toml("app", {upstream.endpoint()},
+                                          "connect_attempts = 2\nconnect_timeout = \"400ms\"\n"));
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     auto c = std::make_optional(connect_peer(loopback(proxy->port_of("app"))));
@@ -148,9 +152,10 @@ TEST_CASE("case 4: the client leaves while parkway is connecting and the connect
   });
 }
 
-TEST_CASE("case 4: the upstream accepts late, after the client has left: it still gets the "
-          "client's bytes and end of stream",
-          "[reliability][abort]") {
+TEST_CASE(
+    "case 4: the upstream accepts late, after the client has left: it still gets the "
+    "client's bytes and end of stream",
+    "[reliability][abort]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;
@@ -161,8 +166,8 @@ TEST_CASE("case 4: the upstream accepts late, after the client has left: it stil
           PEER_CHECK(checks, p, Script().drain_eof(5000).run(p));
         },
         {}, /*accept_late=*/true);
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {server.endpoint()}));
+    auto proxy = start_proxy(
+        dir, admin_toml() + listener_toml("app", "app") + cluster_toml("app", {server.endpoint()}));
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     auto c = std::make_optional(connect_peer(loopback(proxy->port_of("app"))));
@@ -183,9 +188,10 @@ TEST_CASE("case 4: the upstream accepts late, after the client has left: it stil
   checks.report();
 }
 
-TEST_CASE("case 5: a reset mid-stream, from the client or from the upstream, reaches the other "
-          "side promptly as a reset",
-          "[reliability][abort]") {
+TEST_CASE(
+    "case 5: a reset mid-stream, from the client or from the upstream, reaches the other "
+    "side promptly as a reset",
+    "[reliability][abort]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;
@@ -204,10 +210,11 @@ TEST_CASE("case 5: a reset mid-stream, from the client or from the upstream, rea
         p.step_timeout = 500ms;
         p.send(1ull << 30);  // ends with a timeout once the buffers are full
       } else {
-        PEER_CHECK(checks, p,
-                   Script()
-                       .both(Script().send_slowly(2 << 20, 64 * 1024, 1ms), Script().recv(256 * 1024))
-                       .run(p));
+        PEER_CHECK(
+            checks, p,
+            Script()
+                .both(Script().send_slowly(2 << 20, 64 * 1024, 1ms), Script().recv(256 * 1024))
+                .run(p));
       }
       p.reset();
       reset_done.notify();
@@ -232,8 +239,8 @@ TEST_CASE("case 5: a reset mid-stream, from the client or from the upstream, rea
         resetter(p);
       }
     });
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {server.endpoint()}));
+    auto proxy = start_proxy(
+        dir, admin_toml() + listener_toml("app", "app") + cluster_toml("app", {server.endpoint()}));
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     auto c = std::make_optional(connect_peer(loopback(proxy->port_of("app"))));
@@ -269,9 +276,10 @@ TEST_CASE("case 5: a reset mid-stream, from the client or from the upstream, rea
   checks.report();
 }
 
-TEST_CASE("case 5: a reset is never passed on as an end of stream, however parkway's two pumps "
-          "race for it (200 times each way)",
-          "[reliability][abort]") {
+TEST_CASE(
+    "case 5: a reset is never passed on as an end of stream, however parkway's two pumps "
+    "race for it (200 times each way)",
+    "[reliability][abort]") {
   // The kernel reports a reset once. When a peer resets while parkway is writing to it
   // (bytes are still on their way) and also waiting to read from it, the pump that
   // writes may take the reset, and the one that reads then sees a plain end of stream,
@@ -312,9 +320,9 @@ TEST_CASE("case 5: a reset is never passed on as an end of stream, however parkw
         resetter(p, round);
       }
     });
-    auto proxy = start_proxy(dir, listener_toml("app", "app") +
-                                      cluster_toml("app", {server.endpoint()}),
-                             {"--log-level", "info"});
+    auto proxy =
+        start_proxy(dir, listener_toml("app", "app") + cluster_toml("app", {server.endpoint()}),
+                    {"--log-level", "info"});
     const auto addr = loopback(proxy->port_of("app"));
     int clean_ends = 0, inconclusive = 0;
     std::string example;
@@ -332,8 +340,8 @@ TEST_CASE("case 5: a reset is never passed on as an end of stream, however parkw
         inconclusive++;  // its own writer took the reset: its reader could not see it
       } else if (other.end != End::reset) {
         clean_ends++;
-        example = std::string(to_string(other.end)) + " after " +
-                  std::to_string(other.received) + " bytes";
+        example = std::string(to_string(other.end)) + " after " + std::to_string(other.received) +
+                  " bytes";
       }
       CHECK(other.mismatches == 0);
     }

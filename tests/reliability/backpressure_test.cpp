@@ -31,8 +31,8 @@ TEST_CASE("case 6: 256 MiB into a slow reader: every byte arrives and parkway's 
       p.step_timeout = scaled(300s);
       PEER_CHECK(checks, p, Script().send(kSize, 1 << 20).shut_wr().drain_eof(0).run(p));
     });
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {server.endpoint()}));
+    auto proxy = start_proxy(
+        dir, admin_toml() + listener_toml("app", "app") + cluster_toml("app", {server.endpoint()}));
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     const observe::Memory before = observe::memory(proxy->pid());
@@ -82,7 +82,9 @@ TEST_CASE("case 6: 256 MiB into a slow reader: every byte arrives and parkway's 
     REQUIRE(server.wait_finished(1, now() + scaled(30s)));
     CHECK(server.reports()[0].sent_sum.value == c->report().received_sum.value);
     c->close();
-    auto closed = await_log(*proxy, R"(closed \((\w+)\) after [0-9]+ms, client->upstream 0 bytes, upstream->client ([0-9]+) bytes)");
+    auto closed = await_log(
+        *proxy,
+        R"(closed \((\w+)\) after [0-9]+ms, client->upstream 0 bytes, upstream->client ([0-9]+) bytes)");
     CHECK(closed[1] == "upstream_eof");
     CHECK(closed[2] == std::to_string(kSize));
     CHECK(not_idle(*proxy, base, admin) == "");

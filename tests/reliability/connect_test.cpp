@@ -35,9 +35,10 @@ std::string series(const std::string& family, const std::string& cluster,
 
 }  // namespace
 
-TEST_CASE("case 8: refused, timed-out and good endpoints in one cluster: every client is "
-          "served by the good one, failures are counted by reason, nothing leaks",
-          "[reliability][connect]") {
+TEST_CASE(
+    "case 8: refused, timed-out and good endpoints in one cluster: every client is "
+    "served by the good one, failures are counted by reason, nothing leaks",
+    "[reliability][connect]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;
@@ -68,30 +69,37 @@ TEST_CASE("case 8: refused, timed-out and good endpoints in one cluster: every c
     REQUIRE(m.status == 200);
     INFO(m.body);
     const std::string failures = "parkway_endpoint_connect_failures_total";
-    CHECK(observe::metric(m.body, series(failures, "app", refused.endpoint(), ",reason=\"refused\""))
-              .value_or(0) >= 1);
+    CHECK(
+        observe::metric(m.body, series(failures, "app", refused.endpoint(), ",reason=\"refused\""))
+            .value_or(0) >= 1);
     CHECK(observe::metric(m.body, series(failures, "app", full.endpoint(), ",reason=\"timeout\""))
               .value_or(0) >= 1);
-    CHECK(observe::metric(m.body, series("parkway_endpoint_connects_total", "app", good.endpoint())) ==
-          kClients);
+    CHECK(observe::metric(m.body, series("parkway_endpoint_connects_total", "app",
+                                         good.endpoint())) == kClients);
     CHECK(proxy->find_all("cannot connect").empty());
     CHECK(not_idle(*proxy, base, admin) == "");
   });
   checks.report();
 }
 
-TEST_CASE("case 8: when every attempt fails (refused, timed out) the client is closed "
-          "promptly: an empty end of stream, or a reset if it had sent bytes that went nowhere",
-          "[reliability][connect]") {
+TEST_CASE(
+    "case 8: when every attempt fails (refused, timed out) the client is closed "
+    "promptly: an empty end of stream, or a reset if it had sent bytes that went nowhere",
+    "[reliability][connect]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   rt.run([&] {
     e2e::RefusedPort refused;
     e2e::FullBacklog full;
     REQUIRE(full.full());
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {refused.endpoint(), full.endpoint()},
-                                                   "connect_attempts = 3\nconnect_timeout = \"300ms\"\n"));
+    auto proxy =
+        start_proxy(dir, admin_toml() + listener_toml("app", "app") +
+                             cluster_toml("app", {refused.endpoint(), full.endpoint()},
+                                          "connect_attempts = 3\nconnect_timeout = \"300ms\"\n"
+                                          // Every attempt of every client goes to both: no
+                                          // passive ejection (tests/reliability/health_test.cpp
+                                          // has that).
+                                          "[cluster.outlier]\nenabled = false\n"));
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     for (int i = 0; i < 4; i++) {
@@ -121,9 +129,10 @@ TEST_CASE("case 8: when every attempt fails (refused, timed out) the client is c
   });
 }
 
-TEST_CASE("case 8: an endpoint that accepts then resets fails the connection it took with a "
-          "reset, and the next connection goes to the next endpoint",
-          "[reliability][connect]") {
+TEST_CASE(
+    "case 8: an endpoint that accepts then resets fails the connection it took with a "
+    "reset, and the next connection goes to the next endpoint",
+    "[reliability][connect]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;

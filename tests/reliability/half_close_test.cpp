@@ -29,9 +29,10 @@ const std::string kClosed =
 
 }  // namespace
 
-TEST_CASE("case 1: upstream speaks first, its FIN passes while the client is still sending, "
-          "both sides drain fully",
-          "[reliability][half_close]") {
+TEST_CASE(
+    "case 1: upstream speaks first, its FIN passes while the client is still sending, "
+    "both sides drain fully",
+    "[reliability][half_close]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;
@@ -40,8 +41,9 @@ TEST_CASE("case 1: upstream speaks first, its FIN passes while the client is sti
     PeerServer server([&](Peer& p, int) {
       p.set_streams(kDown, kUp);
       // Speaks first and finishes first; reads the client's whole stream meanwhile.
-      PEER_CHECK(checks, p,
-                 Script().both(Script().send(kServer).shut_wr(), Script().drain_eof(kClient)).run(p));
+      PEER_CHECK(
+          checks, p,
+          Script().both(Script().send(kServer).shut_wr(), Script().drain_eof(kClient)).run(p));
     });
     auto proxy = start_proxy(dir, app_toml(server));
     const auto admin = admin_address(*proxy);
@@ -69,9 +71,10 @@ TEST_CASE("case 1: upstream speaks first, its FIN passes while the client is sti
   checks.report();
 }
 
-TEST_CASE("case 2: upstream writes then closes at once: the client, reading late, receives "
-          "every byte, then EOF",
-          "[reliability][half_close]") {
+TEST_CASE(
+    "case 2: upstream writes then closes at once: the client, reading late, receives "
+    "every byte, then EOF",
+    "[reliability][half_close]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;
@@ -94,11 +97,8 @@ TEST_CASE("case 2: upstream writes then closes at once: the client, reading late
     // A reader slower than the writer (64 KiB per 2 ms) with a small receive buffer: the
     // upstream has written its last byte and closed while megabytes are still on their
     // way through parkway.
-    const bool ok = Script()
-                        .set_rcvbuf(kSmallRcvbuf)
-                        .recv_slowly(kSize, 64 * 1024, 2ms)
-                        .eof()
-                        .run(*c);
+    const bool ok =
+        Script().set_rcvbuf(kSmallRcvbuf).recv_slowly(kSize, 64 * 1024, 2ms).eof().run(*c);
     const auto client_done_at = now().time_since_epoch().count();
     INFO(c->failure() << "\n" << log_of(*proxy));
     CHECK(ok);
@@ -118,9 +118,10 @@ TEST_CASE("case 2: upstream writes then closes at once: the client, reading late
   checks.report();
 }
 
-TEST_CASE("case 3: the client sends data plus FIN at once: upstream receives every byte and "
-          "EOF, and its reply still reaches the client",
-          "[reliability][half_close]") {
+TEST_CASE(
+    "case 3: the client sends data plus FIN at once: upstream receives every byte and "
+    "EOF, and its reply still reaches the client",
+    "[reliability][half_close]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   test::GoChecks checks;

@@ -81,9 +81,10 @@ std::string configs(int generation, const std::vector<std::string>& endpoints) {
 
 }  // namespace
 
-TEST_CASE("case 11: a dozen reloads under continuous traffic: no connection fails, no byte "
-          "differs",
-          "[reliability][reload]") {
+TEST_CASE(
+    "case 11: a dozen reloads under continuous traffic: no connection fails, no byte "
+    "differs",
+    "[reliability][reload]") {
   raise_fd_limit();
   TempDir dir;
   Runtime rt({.procs = 2});
@@ -92,7 +93,8 @@ TEST_CASE("case 11: a dozen reloads under continuous traffic: no connection fail
     std::vector<std::unique_ptr<PeerServer>> backends;
     std::vector<std::string> endpoints;
     for (int i = 0; i < 3; i++) {
-      backends.push_back(std::make_unique<PeerServer>([&](Peer& p, int) { serve(p, backend_bad); }));
+      backends.push_back(
+          std::make_unique<PeerServer>([&](Peer& p, int) { serve(p, backend_bad); }));
       endpoints.push_back(backends.back()->endpoint());
     }
     auto proxy = start_proxy(dir, configs(0, endpoints));
@@ -150,18 +152,19 @@ TEST_CASE("case 11: a dozen reloads under continuous traffic: no connection fail
   });
 }
 
-TEST_CASE("case 11: SIGTERM with 32 streams in flight: every one completes exactly, new "
-          "clients are refused, then parkway exits 0",
-          "[reliability][drain]") {
+TEST_CASE(
+    "case 11: SIGTERM with 32 streams in flight: every one completes exactly, new "
+    "clients are refused, then parkway exits 0",
+    "[reliability][drain]") {
   raise_fd_limit();
   TempDir dir;
   Runtime rt({.procs = 2});
   rt.run([&] {
     std::atomic<int> backend_bad{0};
     PeerServer backend([&](Peer& p, int) { serve(p, backend_bad); });
-    auto proxy = start_proxy(dir, "[runtime]\ndrain_timeout = \"120s\"\n" +
-                                      listener_toml("app", "app") +
-                                      cluster_toml("app", {backend.endpoint()}));
+    auto proxy =
+        start_proxy(dir, "[runtime]\ndrain_timeout = \"120s\"\n" + listener_toml("app", "app") +
+                             cluster_toml("app", {backend.endpoint()}));
     const auto addr = loopback(proxy->port_of("app"));
     constexpr int kStreams = 32;
     std::atomic<int> exact{0};

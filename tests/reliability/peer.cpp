@@ -17,18 +17,12 @@ using namespace std::chrono_literals;
 
 const char* to_string(End e) {
   switch (e) {
-    case End::none:
-      return "not ended";
-    case End::eof:
-      return "end of stream";
-    case End::reset:
-      return "reset";
-    case End::timeout:
-      return "timeout";
-    case End::closed:
-      return "closed by us";
-    case End::error:
-      return "error";
+    case End::none: return "not ended";
+    case End::eof: return "end of stream";
+    case End::reset: return "reset";
+    case End::timeout: return "timeout";
+    case End::closed: return "closed by us";
+    case End::error: return "error";
   }
   return "?";
 }
@@ -233,8 +227,8 @@ bool Peer::drain() {
 bool Peer::drain_eof(uint64_t total) {
   if (!drain()) return false;
   if (report_.end != End::eof) {
-    fail("drain_eof: " + std::string(to_string(report_.end)) + " after " +
-         std::to_string(in_pos_) + " of " + std::to_string(total) + " bytes");
+    fail("drain_eof: " + std::string(to_string(report_.end)) + " after " + std::to_string(in_pos_) +
+         " of " + std::to_string(total) + " bytes");
     return false;
   }
   if (in_pos_ != total) {
@@ -445,10 +439,9 @@ Script Script::parse(std::string_view text) {
     const std::string& op = w[0];
     auto need = [&](size_t lo, size_t hi) {
       if (w.size() - 1 < lo || w.size() - 1 > hi) {
-        throw std::invalid_argument("peer script: '" + step + "': " + op + " takes " +
-                                    std::to_string(lo) +
-                                    (hi != lo ? " to " + std::to_string(hi) : std::string()) +
-                                    " argument(s)");
+        throw std::invalid_argument(
+            "peer script: '" + step + "': " + op + " takes " + std::to_string(lo) +
+            (hi != lo ? " to " + std::to_string(hi) : std::string()) + " argument(s)");
       }
     };
     if (op == "send") {
@@ -474,8 +467,7 @@ Script Script::parse(std::string_view text) {
       s.drain_eof(parse_size(w[1], step));
     } else if (op == "expect_reset") {
       need(0, 1);
-      s.expect_reset(w.size() > 1 ? std::optional<uint64_t>(parse_size(w[1], step))
-                                  : std::nullopt);
+      s.expect_reset(w.size() > 1 ? std::optional<uint64_t>(parse_size(w[1], step)) : std::nullopt);
     } else if (op == "shut_wr") {
       need(0, 0);
       s.shut_wr();
@@ -515,9 +507,7 @@ PeerServer::PeerServer(Handler handler, net::ListenOptions options)
     : PeerServer(std::move(handler), options, false) {}
 
 PeerServer::PeerServer(Handler handler, net::ListenOptions options, bool accept_late)
-    : handler_(std::move(handler)),
-      ln_(listen_loopback(options)),
-      address_(*ln_.local_address()) {
+    : handler_(std::move(handler)), ln_(listen_loopback(options)), address_(*ln_.local_address()) {
   if (!accept_late) release_.notify();
   running_.add(1);
   go([this] {

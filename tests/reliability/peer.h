@@ -76,14 +76,14 @@ struct Report {
   uint64_t received = 0;    // bytes read (stream and raw)
   uint64_t mismatches = 0;  // received stream bytes that differ from the expected stream
   Checksum sent_sum, received_sum;
-  End end = End::none;      // how the last read ended, if one did
+  End end = End::none;  // how the last read ended, if one did
   // Whether any read or write saw a reset. The kernel reports a reset once: when the
   // writer of a Script::both() gets it, the reader's next read is a plain end of stream,
   // so `end` alone cannot tell a reset connection from a finished one. (Two flags: the
   // writer and the reader of a both() each set their own.)
   bool read_reset = false, write_reset = false;
   bool reset_seen() const { return read_reset || write_reset; }
-  std::string failure;      // the first step that failed, and why; empty if none did
+  std::string failure;  // the first step that failed, and why; empty if none did
   bool ok() const { return failure.empty() && mismatches == 0; }
 };
 

@@ -38,9 +38,7 @@ TEST_CASE("peer: streams, checksums, EOF and reset are seen for what they are",
     PeerServer server([&](Peer& p, int index) {
       p.set_streams(20 + static_cast<uint64_t>(index), 10);
       switch (index) {
-        case 0:
-          PEER_CHECK(checks, p, Script().drain_eof(5000).send(7000).shut_wr().run(p));
-          break;
+        case 0: PEER_CHECK(checks, p, Script().drain_eof(5000).send(7000).shut_wr().run(p)); break;
         case 1:
           p.set_streams(999, 10);
           p.send(3000);
@@ -55,8 +53,7 @@ TEST_CASE("peer: streams, checksums, EOF and reset are seen for what they are",
           p.send(100);
           p.close();
           break;
-        default:
-          release.wait_for(e2e::scaled(20s));
+        default: release.wait_for(e2e::scaled(20s));
       }
     });
     auto connect = [&](int index) {

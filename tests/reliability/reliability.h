@@ -8,8 +8,8 @@
 
 #include "tests/e2e/e2e.h"
 #include "tests/e2e/time_scale.h"
-#include "tests/reliability/observe.h"
 #include "tests/reliability/peer.h"
+#include "tests/support/observe.h"
 
 namespace parkway::reliability {
 
@@ -22,14 +22,8 @@ using e2e::scaled;
 // exponential backoff, which crawls (a kernel behaviour, not parkway's).
 inline constexpr int kSmallRcvbuf = 128 * 1024;
 
-inline std::string admin_toml(const std::string& extra = "") {
-  return "[admin]\naddress = \"127.0.0.1:0\"\n" + extra + "\n";
-}
-
-inline net::SocketAddress admin_address(e2e::ProxyProcess& p) {
-  auto m = e2e::await_log(p, R"(admin: listening on (\S+))");
-  return *net::SocketAddress::parse(m.groups[1]);
-}
+using e2e::admin_address;
+using e2e::admin_toml;
 
 // Connects a peer to `addr`, or FAILs saying why.
 inline peer::Peer connect_peer(const net::SocketAddress& addr) {
@@ -110,7 +104,8 @@ inline std::string not_idle(e2e::ProxyProcess& p, const Baseline& base,
   const auto in_use = observe::metric(m.body, R"(parkway_pipes{state="in_use"})");
   const auto pooled = observe::metric(m.body, R"(parkway_pipes{state="pooled"})");
   const auto open = observe::metric(m.body, "parkway_connections_open");
-  if (in_use != 0.0) return "parkway_pipes{state=\"in_use\"} is " + std::to_string(in_use.value_or(-1));
+  if (in_use != 0.0)
+    return "parkway_pipes{state=\"in_use\"} is " + std::to_string(in_use.value_or(-1));
   if (open != 0.0) return "parkway_connections_open is " + std::to_string(open.value_or(-1));
   // The admin connection that served this has closed by the time we read /proc again.
   std::string pipes_why;
@@ -130,7 +125,7 @@ inline std::string not_idle(e2e::ProxyProcess& p, const Baseline& base,
 }  // namespace parkway::reliability
 
 // GO_CHECK for a peer's script, from a goroutine: records the peer's failure text.
-#define PEER_CHECK(checks, peer, ...)                                                  \
-  ((__VA_ARGS__) ? void()                                                              \
-                 : (checks).fail(("peer failed: " + (peer).failure()).c_str(), __FILE__, \
-                                 __LINE__))
+#define PEER_CHECK(checks, peer, ...) \
+  ((__VA_ARGS__)                      \
+       ? void()                       \
+       : (checks).fail(("peer failed: " + (peer).failure()).c_str(), __FILE__, __LINE__))

@@ -101,9 +101,10 @@ class Gate {
 
 }  // namespace
 
-TEST_CASE("case 13: soak: mixed checksummed traffic, RSS, descriptors, goroutines and threads "
-          "stay flat",
-          "[.soak][reliability]") {
+TEST_CASE(
+    "case 13: soak: mixed checksummed traffic, RSS, descriptors, goroutines and threads "
+    "stay flat",
+    "[.soak][reliability]") {
   Duration total = 60s;
   if (const char* env = std::getenv("PARKWAY_SOAK"); env && *env) {
     auto d = conf::parse_duration(env);
@@ -150,7 +151,8 @@ TEST_CASE("case 13: soak: mixed checksummed traffic, RSS, descriptors, goroutine
       auto c = net::Conn::dial(addr, now() + scaled(10s));
       if (!c) return failure("idle dial: " + c.error().message());
       Header h{0, 0, 0, 0xffffffff, 0};
-      if (c->write_all(std::as_bytes(std::span(&h, 1))).error || !echoes(*c, "idle", now() + scaled(10s))) {
+      if (c->write_all(std::as_bytes(std::span(&h, 1))).error ||
+          !echoes(*c, "idle", now() + scaled(10s))) {
         return failure("idle echo");
       }
       idle[i] = std::move(*c);
@@ -201,7 +203,12 @@ TEST_CASE("case 13: soak: mixed checksummed traffic, RSS, descriptors, goroutine
           bool ok = false;
           switch (kind) {
             case Kind::client_reset:
-              ok = Script().send(h.up / 2).recv(1).pause(std::chrono::milliseconds(h.pause_ms)).reset().run(*c);
+              ok = Script()
+                       .send(h.up / 2)
+                       .recv(1)
+                       .pause(std::chrono::milliseconds(h.pause_ms))
+                       .reset()
+                       .run(*c);
               resets += ok;
               break;
             case Kind::server_reset:
@@ -262,7 +269,10 @@ TEST_CASE("case 13: soak: mixed checksummed traffic, RSS, descriptors, goroutine
     std::FILE* csv = nullptr;
     if (const char* path = std::getenv("PARKWAY_SOAK_CSV"); path && *path) {
       csv = std::fopen(path, "w");
-      if (csv) std::fprintf(csv, "t_s,rss_kib,sockets,pipes,other_fds,goroutines,threads,open,pooled_pipes,completed\n");
+      if (csv)
+        std::fprintf(
+            csv,
+            "t_s,rss_kib,sockets,pipes,other_fds,goroutines,threads,open,pooled_pipes,completed\n");
     }
     while (true) {
       while (now() < next && now() < end) sleep_for(200ms);  // the soak's pace
@@ -289,12 +299,14 @@ TEST_CASE("case 13: soak: mixed checksummed traffic, RSS, descriptors, goroutine
       s.pooled = observe::metric(m.body, R"(parkway_pipes{state="pooled"})").value_or(-1);
       s.stacks = observe::metric(m.body, "parkway_runtime_goroutine_stacks").value_or(-1);
       samples.push_back(s);
-      std::printf("soak %6.0fs: RSS %6ld KiB, fds %d sockets %d pipes %d other, goroutines %.0f, "
-                  "threads %.0f, stacks %.0f, open %.0f, pooled pipes %.0f; %llu streams, %llu resets, %.1f GiB\n",
-                  s.t, s.rss_kib, s.fds.sockets, s.fds.pipes, s.fds.other, s.goroutines,
-                  s.threads, s.stacks, s.open, s.pooled, static_cast<unsigned long long>(completed.load()),
-                  static_cast<unsigned long long>(resets.load()),
-                  static_cast<double>(bytes.load()) / (1 << 30));
+      std::printf(
+          "soak %6.0fs: RSS %6ld KiB, fds %d sockets %d pipes %d other, goroutines %.0f, "
+          "threads %.0f, stacks %.0f, open %.0f, pooled pipes %.0f; %llu streams, %llu resets, "
+          "%.1f GiB\n",
+          s.t, s.rss_kib, s.fds.sockets, s.fds.pipes, s.fds.other, s.goroutines, s.threads,
+          s.stacks, s.open, s.pooled, static_cast<unsigned long long>(completed.load()),
+          static_cast<unsigned long long>(resets.load()),
+          static_cast<double>(bytes.load()) / (1 << 30));
       std::fflush(stdout);
       if (csv) {
         std::fprintf(csv, "%.1f,%ld,%d,%d,%d,%.0f,%.0f,%.0f,%.0f,%llu\n", s.t, s.rss_kib,

@@ -32,7 +32,7 @@ enum class Mode : uint32_t {
   count
 };
 const char* mode_name(Mode m) {
-  static const char* names[] = {"duplex", "client_first", "server_first", "pauses",
+  static const char* names[] = {"duplex",      "client_first", "server_first", "pauses",
                                 "slow_reader", "client_reset", "server_reset"};
   return names[static_cast<int>(m)];
 }
@@ -65,9 +65,10 @@ Header plan_for(int i) {
 
 }  // namespace
 
-TEST_CASE("case 9: 2000 connections at once with random behaviour: every completed stream is "
-          "exact, every reset is a reset, and parkway holds nothing afterwards",
-          "[reliability][storm]") {
+TEST_CASE(
+    "case 9: 2000 connections at once with random behaviour: every completed stream is "
+    "exact, every reset is a reset, and parkway holds nothing afterwards",
+    "[reliability][storm]") {
   raise_fd_limit();
   TempDir dir;
   Runtime rt({.procs = 2});
@@ -91,12 +92,8 @@ TEST_CASE("case 9: 2000 connections at once with random behaviour: every complet
       std::memcpy(&h, raw->data(), sizeof h);
       p.set_streams(h.seed ^ kDownKey, h.seed);
       switch (static_cast<Mode>(h.mode)) {
-        case Mode::client_first:
-          Script().drain_eof(h.up).send(h.down).shut_wr().run(p);
-          break;
-        case Mode::server_first:
-          Script().send(h.down).shut_wr().drain_eof(h.up).run(p);
-          break;
+        case Mode::client_first: Script().drain_eof(h.up).send(h.down).shut_wr().run(p); break;
+        case Mode::server_first: Script().send(h.down).shut_wr().drain_eof(h.up).run(p); break;
         case Mode::client_reset:
           // The client resets at some point: what this side sees is checked below.
           Script().both(Script().send(h.down).shut_wr(), Script().drain()).run(p);
@@ -106,15 +103,20 @@ TEST_CASE("case 9: 2000 connections at once with random behaviour: every complet
           p.pause(std::chrono::milliseconds(h.pause_ms % 20));
           p.reset();
           break;
-        default:
-          Script().both(Script().send(h.down).shut_wr(), Script().drain_eof(h.up)).run(p);
+        default: Script().both(Script().send(h.down).shut_wr(), Script().drain_eof(h.up)).run(p);
       }
       std::lock_guard<Mutex> g(mu);
       server_reports[h.seed] = p.report();
     });
-    auto proxy = start_proxy(dir, admin_toml() + listener_toml("app", "app") +
-                                      cluster_toml("app", {server.endpoint()}),
-                             {"--log-level", "info"});
+    // max_connections sized for the storm, with room to spare: parkway warns at start when
+    // the open-files limit cannot hold 2 descriptors for each of max_connections, and the
+    // default (10000) asks for more than this test does.
+    auto proxy = start_proxy(
+        dir,
+        admin_toml() +
+            listener_toml("app", "app", "max_connections = " + std::to_string(2 * kClients)) +
+            cluster_toml("app", {server.endpoint()}),
+        {"--log-level", "info"});
     const auto admin = admin_address(*proxy);
     const Baseline base = baseline_of(*proxy);
     const auto addr = loopback(proxy->port_of("app"));
@@ -141,12 +143,8 @@ TEST_CASE("case 9: 2000 connections at once with random behaviour: every complet
           case Mode::duplex:
             Script().both(Script().send(h.up).shut_wr(), Script().drain_eof(h.down)).run(p);
             break;
-          case Mode::client_first:
-            Script().send(h.up).shut_wr().drain_eof(h.down).run(p);
-            break;
-          case Mode::server_first:
-            Script().drain_eof(h.down).send(h.up).shut_wr().run(p);
-            break;
+          case Mode::client_first: Script().send(h.up).shut_wr().drain_eof(h.down).run(p); break;
+          case Mode::server_first: Script().drain_eof(h.down).send(h.up).shut_wr().run(p); break;
           case Mode::pauses:
             Script()
                 .both(Script().send(h.up / 3).pause(pause).send(h.up - h.up / 3).shut_wr(),
@@ -155,8 +153,7 @@ TEST_CASE("case 9: 2000 connections at once with random behaviour: every complet
             break;
           case Mode::slow_reader:
             Script()
-                .both(Script().send(h.up).shut_wr(),
-                      Script().recv_slowly(h.down, 8192, 1ms).eof())
+                .both(Script().send(h.up).shut_wr(), Script().recv_slowly(h.down, 8192, 1ms).eof())
                 .run(p);
             break;
           case Mode::client_reset:
@@ -167,8 +164,7 @@ TEST_CASE("case 9: 2000 connections at once with random behaviour: every complet
           case Mode::server_reset:
             Script().both(Script().send(h.up).shut_wr(), Script().drain()).run(p);
             break;
-          case Mode::count:
-            break;
+          case Mode::count: break;
         }
         client_failures[i] = p.failure();
         client_reports[i] = p.report();
@@ -237,14 +233,20 @@ TEST_CASE("case 9: 2000 connections at once with random behaviour: every complet
     REQUIRE(m.status == 200);
     auto closed = [&](const char* cause) {
       return static_cast<int>(
-          observe::metric(m.body, std::string("parkway_cluster_connections_closed_total{cluster=\"app\",cause=\"") +
-                                      cause + "\"}")
+          observe::metric(
+              m.body,
+              std::string("parkway_cluster_connections_closed_total{cluster=\"app\",cause=\"") +
+                  cause + "\"}")
               .value_or(0));
     };
     INFO(m.body);
     CHECK(closed("client_eof") + closed("upstream_eof") == kClients - resets);
-    CHECK(closed("client_reset") + closed("client_error") == planned[Mode::client_reset]);
-    CHECK(closed("upstream_reset") + closed("upstream_error") == planned[Mode::server_reset]);
+    // Each reset is counted as a reset of the side that sent it, never as an error or as a
+    // reset of the other side.
+    CHECK(closed("client_reset") == planned[Mode::client_reset]);
+    CHECK(closed("upstream_reset") == planned[Mode::server_reset]);
+    CHECK(closed("client_error") == 0);
+    CHECK(closed("upstream_error") == 0);
 
     // Nothing left: not in parkway, not on the machine toward its ports.
     CHECK(not_idle(*proxy, base, admin) == "");

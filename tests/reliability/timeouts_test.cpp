@@ -28,21 +28,22 @@ struct Stalled {
   std::string cluster_extra;  // the timeouts
   bool client_half_closes;    // the client sends its FIN first (fin_timeout applies)
   std::string cause;
-  Duration at_least;          // the timeout: the connection may not end sooner
+  Duration at_least;  // the timeout: the connection may not end sooner
 };
 
 }  // namespace
 
-TEST_CASE("case 7: a reader that stopped with bytes in flight: idle_timeout, fin_timeout and "
-          "max_duration still end the connection, and nothing is left",
-          "[reliability][timeouts]") {
-  const Stalled s = GENERATE(
-      Stalled{"idle_timeout", "idle_timeout = \"500ms\"\n", false, "idle_timeout", 400ms},
-      Stalled{"fin_timeout", "idle_timeout = \"1h\"\nfin_timeout = \"500ms\"\n", true,
-              "fin_timeout", 400ms},
-      Stalled{"max_duration, idle_timeout off",
-              "idle_timeout = \"0s\"\nfin_timeout = \"0s\"\nmax_duration = \"1s\"\n", true,
-              "max_duration", 900ms});
+TEST_CASE(
+    "case 7: a reader that stopped with bytes in flight: idle_timeout, fin_timeout and "
+    "max_duration still end the connection, and nothing is left",
+    "[reliability][timeouts]") {
+  const Stalled s =
+      GENERATE(Stalled{"idle_timeout", "idle_timeout = \"500ms\"\n", false, "idle_timeout", 400ms},
+               Stalled{"fin_timeout", "idle_timeout = \"1h\"\nfin_timeout = \"500ms\"\n", true,
+                       "fin_timeout", 400ms},
+               Stalled{"max_duration, idle_timeout off",
+                       "idle_timeout = \"0s\"\nfin_timeout = \"0s\"\nmax_duration = \"1s\"\n", true,
+                       "max_duration", 900ms});
   INFO(s.name);
   TempDir dir;
   Runtime rt({.procs = 2});
@@ -78,7 +79,8 @@ TEST_CASE("case 7: a reader that stopped with bytes in flight: idle_timeout, fin
     INFO(log_of(*proxy));
     CHECK(closed[1] == s.cause);
     CHECK(closed[3] == "100");
-    CHECK(std::stoll(closed[2]) >= std::chrono::duration_cast<std::chrono::milliseconds>(s.at_least).count());
+    CHECK(std::stoll(closed[2]) >=
+          std::chrono::duration_cast<std::chrono::milliseconds>(s.at_least).count());
     CHECK(ended_after < scaled(5s));
     // Both sides were reset: the client after what had reached its buffer, the server
     // in the write it was parked in.

@@ -14,9 +14,9 @@
 namespace parkway::test {
 
 struct ChildResult {
-  bool exited = false;   // exited normally (exit_code valid)
+  bool exited = false;  // exited normally (exit_code valid)
   int exit_code = -1;
-  int term_signal = 0;   // signal that killed it, 0 if it exited
+  int term_signal = 0;  // signal that killed it, 0 if it exited
   std::string stderr_text;
 };
 
@@ -35,9 +35,9 @@ bool maybe_run_child(int argc, char** argv, int* exit_code);
 #define PARKWAY_CHILD_CONCAT2(a, b) a##b
 #define PARKWAY_CHILD_CONCAT(a, b) PARKWAY_CHILD_CONCAT2(a, b)
 // PARKWAY_CHILD_SCENARIO("name") { ...; return exit_code; }
-#define PARKWAY_CHILD_SCENARIO(name)                                                   \
-  static int PARKWAY_CHILD_CONCAT(parkway_child_body_, __LINE__)();                    \
-  static const int PARKWAY_CHILD_CONCAT(parkway_child_reg_, __LINE__) =                \
-      ::parkway::test::register_child_scenario(name,                                   \
-                                               &PARKWAY_CHILD_CONCAT(parkway_child_body_, __LINE__)); \
+#define PARKWAY_CHILD_SCENARIO(name)                                    \
+  static int PARKWAY_CHILD_CONCAT(parkway_child_body_, __LINE__)();     \
+  static const int PARKWAY_CHILD_CONCAT(parkway_child_reg_, __LINE__) = \
+      ::parkway::test::register_child_scenario(                         \
+          name, &PARKWAY_CHILD_CONCAT(parkway_child_body_, __LINE__));  \
   static int PARKWAY_CHILD_CONCAT(parkway_child_body_, __LINE__)()

@@ -4,8 +4,10 @@
 //   # TYPE parkway_listener_connections_accepted_total counter
 //   parkway_listener_connections_accepted_total{listener="app"} 42
 //
-// One family at a time: family() writes its HELP and TYPE lines, then sample() the series
-// of that family. Label values are escaped (\\, \", \n); names are the caller's constants.
+// One family at a time, each a MetricFamily of proxy/stats.h (so that no name is spelled
+// twice): family() writes its HELP and TYPE lines, then sample() the series of that
+// family. A sample of another family than the current one, or with other label names
+// than the family declares, is a bug and aborts. Label values are escaped (\\, \", \n).
 #pragma once
 
 #include <cstdint>
@@ -14,23 +16,24 @@
 #include <string_view>
 #include <utility>
 
-namespace parkway::proxy {
+#include "proxy/stats.h"
 
-enum class MetricType { counter, gauge };
+namespace parkway::proxy {
 
 class PrometheusWriter {
  public:
   using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
-  void family(std::string_view name, MetricType type, std::string_view help);
-  void sample(std::string_view name, Labels labels, double value);
-  void sample(std::string_view name, Labels labels, uint64_t value);
-  void sample(std::string_view name, Labels labels, int64_t value);
+  void family(const MetricFamily& f);
+  void sample(const MetricFamily& f, Labels labels, double value);
+  void sample(const MetricFamily& f, Labels labels, uint64_t value);
+  void sample(const MetricFamily& f, Labels labels, int64_t value);
   const std::string& text() const { return out_; }
 
  private:
-  void series(std::string_view name, Labels labels);
+  void series(const MetricFamily& f, Labels labels);
   std::string out_;
+  const MetricFamily* current_ = nullptr;
 };
 
 // A label value escaped for the text format.

@@ -1,4 +1,4 @@
-#include "proxy/systemd.h"
+#include "proxy/ops/systemd.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -59,7 +59,8 @@ std::string reloading_message() {
 Duration watchdog_interval() {
   unsigned long long usec = 0, pid = 0;
   if (!parse_u64(std::getenv("WATCHDOG_USEC"), &usec) || usec == 0) return Duration::zero();
-  if (parse_u64(std::getenv("WATCHDOG_PID"), &pid) && pid != static_cast<unsigned long long>(getpid())) {
+  if (parse_u64(std::getenv("WATCHDOG_PID"), &pid) &&
+      pid != static_cast<unsigned long long>(getpid())) {
     return Duration::zero();
   }
   return std::chrono::microseconds(usec);
@@ -82,7 +83,8 @@ std::vector<InheritedSocket> take_listen_fds() {
     InheritedSocket s;
     s.fd = kListenFdsStart + static_cast<int>(i);
     const size_t colon = names.find(':', pos);
-    if (pos <= names.size()) s.name = names.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+    if (pos <= names.size())
+      s.name = names.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
     pos = colon == std::string::npos ? names.size() + 1 : colon + 1;
     fcntl(s.fd, F_SETFD, FD_CLOEXEC);
     out.push_back(std::move(s));

@@ -1,4 +1,4 @@
-#include "proxy/http.h"
+#include "proxy/ops/http.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,13 +8,12 @@ namespace {
 
 bool is_token_char(unsigned char c) {
   // RFC 9110 tchar.
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                std::string_view::npos;
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -63,8 +62,8 @@ Parse parse_request(std::string_view buf, Request* out, size_t* consumed) {
   std::string_view head = buf.substr(0, end);
   const size_t line_end = head.find("\r\n");
   std::string_view line = head.substr(0, line_end);
-  std::string_view headers = line_end == std::string_view::npos ? std::string_view{}
-                                                                 : head.substr(line_end + 2);
+  std::string_view headers =
+      line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
   // request-line = method SP request-target SP HTTP-version
   const size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return Parse::bad_request;
@@ -81,8 +80,9 @@ Parse parse_request(std::string_view buf, Request* out, size_t* consumed) {
     if (c <= 0x20 || c >= 0x7f) return Parse::bad_request;
   }
   if (target.front() != '/' && target != "*") return Parse::bad_request;
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !std::isdigit(static_cast<unsigned char>(version[5])) ||
-      version[6] != '.' || !std::isdigit(static_cast<unsigned char>(version[7]))) {
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" ||
+      !std::isdigit(static_cast<unsigned char>(version[5])) || version[6] != '.' ||
+      !std::isdigit(static_cast<unsigned char>(version[7]))) {
     return Parse::bad_request;
   }
   if (version != "HTTP/1.1" && version != "HTTP/1.0") return Parse::version_unsupported;

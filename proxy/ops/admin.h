@@ -4,6 +4,8 @@
 //   GET /ready     200 once the listeners are bound, 503 while draining
 //   GET /live      200 while the runtime schedules goroutines (this answer is one)
 //   GET /config    the running configuration as TOML
+//   GET /clusters  every cluster, endpoint and address with its health, as JSON
+//                  (?format=text: a table; proxy/ops/clusters.h)
 //
 // One request per connection, strictly limited (8 KiB of request, 5 s to send it, GET
 // only); anything else gets a proper 4xx. It has its own connection limit, so it stays
@@ -11,11 +13,8 @@
 // loopback or keep it behind a firewall.
 //
 // It also stays reachable when the process is out of descriptors (RLIMIT_NOFILE), which
-// is when its metrics matter most: it keeps one descriptor in reserve (/dev/null, opened
-// at start), and when accept fails for lack of descriptors while an admin client is
-// waiting, it closes the reserve and accepts into that slot. That client is served, and
-// the reserve is taken back when it is done. Best effort: a data listener may take the
-// freed slot first, and then the reserve comes back as soon as a descriptor frees up.
+// is when its metrics matter most: its accept loop keeps a descriptor in reserve
+// (proxy/accept_loop.h).
 #pragma once
 
 #include <atomic>
@@ -23,7 +22,7 @@
 #include <string>
 
 #include "netpoll/socket.h"
-#include "scheduler/channel.h"
+#include "proxy/accept_loop.h"
 #include "scheduler/sync.h"
 
 namespace parkway::proxy {
@@ -34,6 +33,7 @@ class AdminServer {
     std::function<std::string()> metrics;
     std::function<bool()> ready;
     std::function<std::string()> config;
+    std::function<std::string(bool text)> clusters;
   };
 
   AdminServer(net::Listener socket, int max_connections, Routes routes);
@@ -45,23 +45,15 @@ class AdminServer {
   net::SocketAddress address() const { return address_; }
 
  private:
-  void accept_loop();
+  class Request;
   void serve(net::Conn conn);
-  // The reserve descriptor: take it (if not held), give it up for an accept.
-  void reserve_descriptor();
-  bool release_descriptor();
-  bool client_waiting();
   std::string respond(const std::string& method, const std::string& target);
 
-  net::Listener socket_;
-  net::SocketAddress address_;
-  Semaphore slots_;
   Routes routes_;
-  WaitGroup open_;
-  Notification stopped_;
-  std::atomic<bool> stopping_{false};
-  bool started_ = false;
-  std::atomic<int> reserve_{-1};  // the reserve descriptor, or -1 (in use, or not to be had)
+  net::SocketAddress address_;
+  WaitGroup open_;  // requests being served
+  std::shared_ptr<AcceptLoop> loop_;
+  bool stopped_ = false;
 };
 
 }  // namespace parkway::proxy

@@ -14,7 +14,7 @@ inline constexpr size_t kMaxTargetBytes = 2048;
 
 struct Request {
   std::string method;
-  std::string target;  // the path, query string included
+  std::string target;   // the path, query string included
   std::string version;  // "HTTP/1.1" or "HTTP/1.0"
 };
 

@@ -1,4 +1,4 @@
-#include "proxy/log.h"
+#include "proxy/log/log.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,8 +104,8 @@ void writer_loop() {
     s.dropped_unreported = 0;
     lock.unlock();
     if (dropped > 0) {
-      std::string note = "log: " + std::to_string(dropped) +
-                         " lines dropped: stderr could not keep up\n";
+      std::string note =
+          "log: " + std::to_string(dropped) + " lines dropped: stderr could not keep up\n";
       note = journal ? "<4>" + note : timestamp() + " warn  " + note;
       write_all(note);
     }
@@ -174,3 +174,23 @@ void write(LogLevel level, std::string message) {
 }
 
 }  // namespace parkway::proxy::log
+
+namespace parkway::proxy {
+
+bool LogThrottle::allow(uint64_t* suppressed) {
+  const Time t = now();
+  Time last = last_.load(std::memory_order_relaxed);
+  // One caller per interval wins the exchange; the others count themselves suppressed.
+  if (t - last >= every_ && last_.compare_exchange_strong(last, t, std::memory_order_relaxed)) {
+    *suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+    return true;
+  }
+  suppressed_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+std::string suppressed_note(uint64_t n) {
+  return n == 0 ? std::string() : " (" + std::to_string(n) + " more since the last message)";
+}
+
+}  // namespace parkway::proxy

@@ -1,4 +1,4 @@
-#include "proxy/access_log.h"
+#include "proxy/log/access_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,6 +12,8 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include "proxy/log/json.h"
 
 namespace parkway::proxy::access_log {
 namespace {
@@ -49,28 +51,6 @@ State& state() {
 std::atomic<bool> on{false};
 std::atomic<uint64_t> written_total{0};
 std::atomic<uint64_t> dropped_total{0};
-
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 std::string utc_now() {
   timespec ts;

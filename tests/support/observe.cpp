@@ -1,4 +1,4 @@
-#include "tests/reliability/observe.h"
+#include "tests/support/observe.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -28,10 +28,9 @@ std::set<unsigned long> socket_inodes(pid_t pid) {
 }
 
 const char* tcp_state_name(int s) {
-  static const char* names[] = {"?",         "ESTABLISHED", "SYN_SENT",   "SYN_RECV",
-                                "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",  "CLOSE",
-                                "CLOSE_WAIT", "LAST_ACK",   "LISTEN",     "CLOSING",
-                                "NEW_SYN_RECV"};
+  static const char* names[] = {
+      "?",     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
+      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
   return s >= 0 && s < 13 ? names[s] : "?";
 }
 
@@ -55,7 +54,8 @@ std::vector<TcpRow> tcp_rows() {
       if (!(f >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode))
         continue;
       TcpRow r;
-      r.local_port = static_cast<uint16_t>(std::stoul(local.substr(local.find(':') + 1), nullptr, 16));
+      r.local_port =
+          static_cast<uint16_t>(std::stoul(local.substr(local.find(':') + 1), nullptr, 16));
       r.remote_port =
           static_cast<uint16_t>(std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16));
       r.state = tcp_state_name(std::stoi(st, nullptr, 16));
