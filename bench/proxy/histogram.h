@@ -22,8 +22,8 @@ class Histogram {
  public:
   static constexpr int kBits = 8;
   static constexpr int kMaxExp = 40;
-  static constexpr uint64_t kLinear = uint64_t{1} << kBits;       // exact values below this
-  static constexpr uint64_t kSub = uint64_t{1} << (kBits - 1);    // sub-buckets per power of 2
+  static constexpr uint64_t kLinear = uint64_t{1} << kBits;     // exact values below this
+  static constexpr uint64_t kSub = uint64_t{1} << (kBits - 1);  // sub-buckets per power of 2
   static constexpr size_t kBuckets = kLinear + (kMaxExp - kBits) * kSub;
 
   Histogram() : counts_(kBuckets, 0) {}
@@ -63,8 +63,7 @@ class Histogram {
     if (v < kLinear) return static_cast<size_t>(v);
     const int e = std::bit_width(v) - kBits;  // >= 1: shift that leaves kBits bits
     if (e > kMaxExp - kBits) return kBuckets - 1;
-    return static_cast<size_t>(kLinear + (static_cast<uint64_t>(e) - 1) * kSub +
-                               ((v >> e) - kSub));
+    return static_cast<size_t>(kLinear + (static_cast<uint64_t>(e) - 1) * kSub + ((v >> e) - kSub));
   }
 
   // Smallest value that falls in bucket i, and the bucket's width.

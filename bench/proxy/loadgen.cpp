@@ -106,7 +106,8 @@ int bulk(const pb::Flags& f) {
       pb::Buffer buf(128 * 1024, 0xa5);
       auto& n = bytes[static_cast<size_t>(i)].v;
       for (;;) {
-        auto r = up ? c->write_all({buf.data.get(), buf.size}) : c->read({buf.data.get(), buf.size});
+        auto r =
+            up ? c->write_all({buf.data.get(), buf.size}) : c->read({buf.data.get(), buf.size});
         n.fetch_add(r.bytes, std::memory_order_relaxed);
         if (!r.ok() || r.bytes == 0) {
           if (!net::is_timeout(r.error)) errors++;  // a timeout is the planned end
@@ -202,8 +203,8 @@ int rr(const pb::Flags& f) {
       for (int64_t k = 0;; k++) {
         Time t0;
         if (rate > 0) {
-          t0 = start + Duration(static_cast<int64_t>(static_cast<double>(k * conns + i) *
-                                                     spacing_ns));
+          t0 = start +
+               Duration(static_cast<int64_t>(static_cast<double>(k * conns + i) * spacing_ns));
           if (t0 >= end) break;
           if (now() < t0) parkway::sleep_until(t0);
         } else {
@@ -383,8 +384,8 @@ int main(int argc, char** argv) {
   if (cmd == "bulk") {
     defaults.insert({{"dir", "up"}, {"streams", "1"}, {"warmup", "0.5"}, {"duration", "2"}});
   } else if (cmd == "rr") {
-    defaults.insert({{"conns", "1"}, {"size", "64"}, {"warmup", "0.5"}, {"duration", "2"},
-                     {"rate", "0"}});
+    defaults.insert(
+        {{"conns", "1"}, {"size", "64"}, {"warmup", "0.5"}, {"duration", "2"}, {"rate", "0"}});
   } else if (cmd == "churn") {
     defaults.insert({{"clients", "8"}, {"size", "64"}, {"warmup", "0.5"}, {"duration", "2"}});
   } else if (cmd == "idle") {
