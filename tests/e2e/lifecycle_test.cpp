@@ -326,19 +326,52 @@ TEST_CASE("SIGTERM twice: the second exits at once", "[e2e][drain]") {
   });
 }
 
+TEST_CASE("Ctrl-C twice: the first says how to stop at once, the second does, cause shutdown",
+          "[e2e][drain]") {
+  TempDir dir;
+  Runtime rt({.procs = 2});
+  rt.run([&] {
+    Backend backend(echo);
+    auto proxy =
+        start_proxy(dir, "[runtime]\ndrain_timeout = \"60s\"\n" + listener_toml("app", "app") +
+                             cluster_toml("app", {backend.endpoint()}));
+    auto open = dial_and_echo(loopback(proxy->port_of("app")), "open");
+    REQUIRE(open);
+    proxy->signal(SIGINT);
+    await_log(*proxy, R"(SIGINT: draining \(press Ctrl-C again to stop at once\)$)");
+    await_log(*proxy, R"(stopped accepting; waiting up to 60s for 1 open connection\(s\))");
+    proxy->signal(SIGINT);
+    auto code = proxy->wait_exit(10s);
+    INFO(log_of(*proxy));
+    CHECK(code == 128 + SIGINT);
+    // The process has exited, so no metric can be read: the connection's last log line
+    // (the same cause the metric counts) says why it ended.
+    auto closed = await_log(*proxy, R"(listener "app": client 127\.0\.0\.1:)" +
+                                        std::to_string(open->local_address()->port()) +
+                                        R"( -> \S+: closed \((\w+)\))");
+    CHECK(closed[1] == "shutdown");
+  });
+}
+
 TEST_CASE("SIGTERM: a drain that runs out also cuts a connect in progress short", "[e2e][drain]") {
   TempDir dir;
   Runtime rt({.procs = 2});
   rt.run([&] {
     FullBacklog full;  // a connect to it neither completes nor fails
     REQUIRE(full.full());
-    auto proxy =
-        start_proxy(dir, "[runtime]\ndrain_timeout = \"300ms\"\n" + listener_toml("app", "app") +
-                             cluster_toml("app", {full.endpoint()}, "connect_timeout = \"60s\"\n"));
+    auto proxy = start_proxy(
+        dir, "[runtime]\ndrain_timeout = \"300ms\"\n" + admin_toml() + listener_toml("app", "app") +
+                 cluster_toml("app", {full.endpoint()}, "connect_timeout = \"60s\"\n"));
+    const auto admin = admin_address(*proxy);
     auto c = net::Conn::dial(loopback(proxy->port_of("app")), now() + 5s);
     REQUIRE(c);
-    // The connection's goroutine is parked in its connect, for up to 60 s.
-    await_log(*proxy, "listening on");
+    // Once the endpoint counts it, the connection's goroutine is in its connect, parked
+    // for up to 60 s (the kernel's handshake with the client says nothing of parkway's
+    // accept: a SIGTERM before it found no connection to cut).
+    REQUIRE(await_metric(admin,
+                         R"(parkway_endpoint_connections_active{cluster="app",endpoint=")" +
+                             full.endpoint() + R"("})",
+                         1) == 1);
     const Time t0 = now();
     proxy->signal(SIGTERM);
     await_log(*proxy, R"(drain timeout: resetting 1 connection\(s\) still open)");
