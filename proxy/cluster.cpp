@@ -394,8 +394,13 @@ void ClusterState::start_checker(const std::shared_ptr<Host>& host) {
 // first waits a random part of an interval, so that the checks of many hosts spread out.
 void ClusterState::check_loop(std::shared_ptr<Host> host, std::shared_ptr<Notification> stop) {
   const conf::HealthCheck& hc = *config_.health_check;
-  const int64_t interval = hc.interval.count();
-  Duration wait(static_cast<int64_t>(random() % static_cast<uint64_t>(interval)));
+  const Duration interval = hc.interval;
+  // A random duration in [0, span), for the first wait and the jitter.
+  auto below = [this](Duration span) {
+    return span > Duration::zero() ? Duration(random() % static_cast<uint64_t>(span.count()))
+                                   : Duration::zero();
+  };
+  Duration wait = below(interval);
   for (;;) {
     if (stop->wait_for(wait) || stop_.has_been_notified()) return;
     const std::string why = run_health_check(host->address, hc);
@@ -404,11 +409,8 @@ void ClusterState::check_loop(std::shared_ptr<Host> host, std::shared_ptr<Notifi
     } else {
       host->health->check_failed(why, hc);
     }
-    const int64_t spread = interval * hc.jitter / 100;
-    const int64_t offset =
-        spread > 0 ? static_cast<int64_t>(random() % static_cast<uint64_t>(2 * spread + 1)) - spread
-                   : 0;
-    wait = Duration(interval + offset);
+    const Duration spread = interval * hc.jitter / 100;
+    wait = interval - spread + below(2 * spread + Duration(1));
   }
 }
 

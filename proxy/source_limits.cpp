@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxShardBits = 6;  // 64 shards
 constexpr std::size_t kInitialSlots = 16;
-constexpr std::int64_t kNoRate = std::numeric_limits<std::int64_t>::min();
+constexpr Time kNoRate = Time::min();  // the tat of an entry without a rate
 
 std::uint64_t mix(std::uint64_t x) {  // splitmix64's finaliser
   x ^= x >> 30;
@@ -63,7 +63,7 @@ struct SourceLimits::Shard {
   struct Slot {
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
-    std::int64_t tat = 0;     // the bucket's theoretical arrival time, ns; kNoRate without one
+    Time tat{};               // the bucket's theoretical arrival time; kNoRate without one
     std::uint32_t count = 0;  // open connections
     bool used = false;
   };
@@ -89,7 +89,7 @@ struct SourceLimits::Shard {
 
   // Inserts a key known to be absent; the caller made room. Returns its slot.
   template <class Hash>
-  std::size_t insert(std::uint64_t h, std::uint64_t hi, std::uint64_t lo, std::int64_t tat,
+  std::size_t insert(std::uint64_t h, std::uint64_t hi, std::uint64_t lo, Time tat,
                      std::size_t capacity, Hash hash) PW_REQUIRES(lock) {
     if (2 * (size + 1) > slots.size()) grow(capacity, hash);
     std::size_t i = h & mask();
@@ -193,10 +193,9 @@ void SourceLease::release(Time t) {
 
 SourceLimits::SourceLimits(const SourceLimitsConfig& config)
     : max_connections_(std::max(0, config.max_connections_per_source)),
-      interval_ns_(config.rate ? config.rate->interval().count() : 0),
-      tolerance_ns_(config.rate ? (static_cast<std::int64_t>(config.rate->count) - 1) *
-                                      config.rate->interval().count()
-                                : 0),
+      interval_(config.rate ? Duration(config.rate->interval()) : Duration::zero()),
+      tolerance_(config.rate ? (static_cast<std::int64_t>(config.rate->count) - 1) * interval_
+                             : Duration::zero()),
       seed_(config.hash_seed != 0
                 ? config.hash_seed
                 : (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
@@ -228,7 +227,7 @@ SourceLease SourceLimits::admit(const conf::IpAddress& source, Time now) {
   key_of(source, &hi, &lo);
   const std::uint64_t h = hash(hi, lo);
   const auto rehash = [this](std::uint64_t a, std::uint64_t b) { return hash(a, b); };
-  const std::int64_t t = sched::to_nanos(now);
+  const Time t = now;
   Shard& shard = shard_of(h);
 
   sched::LockGuard guard(shard.lock);
@@ -262,7 +261,8 @@ SourceLease SourceLimits::admit(const conf::IpAddress& source, Time now) {
         evicted_.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    i = shard.insert(h, hi, lo, interval_ns_ > 0 ? t : kNoRate, shard_capacity_, rehash);
+    i = shard.insert(h, hi, lo, interval_ > Duration::zero() ? t : kNoRate, shard_capacity_,
+                     rehash);
   }
 
   Shard::Slot& s = shard.slots[i];
@@ -270,13 +270,13 @@ SourceLease SourceLimits::admit(const conf::IpAddress& source, Time now) {
     lease.admission_ = SourceAdmission::too_many_connections;
     return lease;
   }
-  if (interval_ns_ > 0) {
-    const std::int64_t tat = std::max(s.tat, t);
-    if (tat - t > tolerance_ns_) {
+  if (interval_ > Duration::zero()) {
+    const Time tat = std::max(s.tat, t);
+    if (tat - t > tolerance_) {
       lease.admission_ = SourceAdmission::rate_limited;
       return lease;
     }
-    s.tat = tat + interval_ns_;
+    s.tat = tat + interval_;
   }
   ++s.count;
   lease.limits_ = this;
@@ -287,7 +287,7 @@ SourceLease SourceLimits::admit(const conf::IpAddress& source, Time now) {
 
 void SourceLimits::release(std::uint64_t hi, std::uint64_t lo, Time now) {
   const std::uint64_t h = hash(hi, lo);
-  const std::int64_t t = sched::to_nanos(now);
+  const Time t = now;
   Shard& shard = shard_of(h);
   sched::LockGuard guard(shard.lock);
   const std::size_t i = shard.find(h, hi, lo);

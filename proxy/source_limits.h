@@ -106,7 +106,7 @@ class SourceLimits {
   SourceLimits& operator=(const SourceLimits&) = delete;
 
   // Whether any limit is configured; without one, admit() admits everyone, untracked.
-  bool enabled() const { return max_connections_ > 0 || interval_ns_ > 0; }
+  bool enabled() const { return max_connections_ > 0 || interval_ > Duration::zero(); }
 
   SourceLease admit(const conf::IpAddress& source, Time now);
 
@@ -129,8 +129,8 @@ class SourceLimits {
   std::uint64_t hash(std::uint64_t hi, std::uint64_t lo) const;
 
   const int max_connections_;
-  const std::int64_t interval_ns_;   // unit / N; 0 without a rate
-  const std::int64_t tolerance_ns_;  // (N - 1) * interval: how far TAT may run ahead of now
+  const Duration interval_;   // unit / N; zero without a rate
+  const Duration tolerance_;  // (N - 1) * interval: how far TAT may run ahead of now
   const std::uint64_t seed_;
   std::size_t shard_bits_ = 0;
   std::size_t shard_capacity_ = 0;  // entries per shard at most
