@@ -17,7 +17,9 @@ struct G;
 
 struct TestHooks {
   // find_runnable, every 61st tick: a poll of a network nobody had polled for 10 ms found
-  // work. Called before the poll is recorded in lastpoll.
+  // work. Called after poll_nonblocking recorded the poll (note_poll, a CAS of lastpoll)
+  // and before find_runnable's own CAS of it: the window in which another M may take the
+  // token and block in the poller.
   std::atomic<void (*)()> after_starved_poll{nullptr};
   // find_runnable: an M that found nothing to do goes to sleep without blocking in the
   // poller, as if no goroutine waited on I/O and no timer were pending (the window of an M

@@ -2,9 +2,9 @@
  * checked with spin by script/model.
  *
  * Processes and the code each step stands for (line numbers as of this model's commit):
- *   Poller      NetPoller::dispatch (netpoll/netpoll.cpp 231-241): the event carries the
+ *   Poller      NetPoller::dispatch (netpoll/netpoll.cpp 232-242): the event carries the
  *               registration's fdseq; the check against pd->fdseq, outside any lock
- *               (238); then on_event -> set_event_err(error, seq) (poll_desc.cpp 45-52),
+ *               (239); then on_event -> set_event_err(error, seq) (poll_desc.cpp 45-52),
  *               one CAS on info that gives up if info's sequence is not the event's.
  *   Owner       NetPoller::close (netpoll.cpp 166-186): under pd->lock, fdseq++ and
  *               publish_info (the new sequence into info) before the PollDesc is freed;
