@@ -40,6 +40,19 @@
 //     store before a later load, so both sides have a seq_cst fence (wakep, and
 //     find_runnable after the decrement), as Go's sequentially consistent atomics give
 //     it; wake_poller has one for the same reason (timer heap, then lastpoll).
+//   - Unlike Go, every M that gives up its P re-checks, spinning or not, and so does
+//     wakep when it counted an M as spinning (a CAS of nmspinning from 0) and then found
+//     no idle P to start it with. Go re-checks only after spinning: an M that declined
+//     to spin, because nmspinning said another M was looking, gives up its P without
+//     looking, although that count may be stale (the M found its work and runs it) or
+//     may stand for an M that never existed (wakep's, with no idle P). Work readied
+//     meanwhile on a busy P then waits for that P, which in Go preempts its goroutine
+//     within 10 ms. parkway does not preempt: behind a goroutine that never yields, the
+//     work would wait for ever while the other Ps sleep (the ping-pong test hit this
+//     under qemu). With the re-checks, each side of every hand-off (a P put on the idle
+//     list, a spinning count dropped, work published) is followed by a seq_cst fence and
+//     a look at the other, so whichever comes second in the fences' order sees the
+//     first. scheduler/model/spinning.pml checks it, and that Go's rule loses the work.
 //   - Adding a timer earlier than the one the blocked poller sleeps until wakes the
 //     poller (wake_poller); if nobody is in the poller, wakep() gets an M to handle it.
 //
@@ -770,27 +783,30 @@ top:
   sched.lock.unlock();
 
   // The delicate part: a wakep() that ran while we were spinning did not start another
-  // M, counting on us. So after we stop counting as spinning, look at every queue once
-  // more; whoever adds work after this point sees nmspinning == 0 and wakes an M.
+  // M, counting on us; one that ran while we held our P saw no idle P. So after our P is
+  // idle and we no longer count as spinning, look at every queue once more; whoever adds
+  // work after this point sees an idle P and nmspinning == 0, and wakes an M. A
+  // non-spinning M looks too (the essay at the top: we may have declined to spin on a
+  // count that no longer stands for anyone looking).
   const bool was_spinning = mp->spinning;
   if (mp->spinning) {
     mp->spinning = false;
     int32_t n = sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel);
     PW_CHECK(n > 0, "find_runnable: negative nmspinning");
-    // Store-load (Dekker) fence, pairing with wakep's: we stopped counting as spinning,
-    // now we read every run queue and heap; a producer published its work and then read
-    // nmspinning. The RMW above is acq_rel, which does not keep the loads below from
-    // being satisfied before it is visible: only a seq_cst fence does, in C++ as in the
-    // hardware's terms. With it, either the producer saw nmspinning == 0 and started an
-    // M, or we see its work here.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (P* p2 = check_runqs_no_p()) {
-      acquirep(mp, p2);
-      become_spinning(mp);
-      goto top;
-    }
-    poll_until = check_timers_no_p(poll_until);
   }
+  // Store-load (Dekker) fence, pairing with wakep's: we made our P idle and stopped
+  // counting as spinning, now we read every run queue; a producer published its work and
+  // then read npidle and nmspinning. The RMWs above are acq_rel, which does not keep the
+  // loads below from being satisfied before they are visible: only a seq_cst fence does,
+  // in C++ as in the hardware's terms. With it, either the producer saw our idle P and
+  // nobody spinning and started an M, or we see its work here.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (P* p2 = check_runqs_no_p()) {
+    acquirep(mp, p2);
+    become_spinning(mp);
+    goto top;
+  }
+  if (was_spinning) poll_until = check_timers_no_p(poll_until);
 
   // Block in the poller until the earliest timer, if no other M does already.
   Poller* poller = sched.poller.load(std::memory_order_acquire);
@@ -948,6 +964,23 @@ struct MThread {
 };
 std::vector<MThread*> mthreads;  // guarded by sched.lock
 
+void startm(P* pp, bool spinning);
+
+// wakep counted an M as spinning, and startm found no idle P to start it with: the count
+// stood for an M that will never exist, and an M that read it may have declined to spin
+// and given up its P since, counting on it; a producer may have seen it too and started
+// nobody. So give it back as a spinning M gives up (find_runnable), and look at every run
+// queue once more (the essay at the top).
+void give_back_spinning_count() {
+  int32_t n = sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel);
+  PW_CHECK(n > 0, "startm: negative nmspinning");
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // find_runnable's, after its decrement
+  if (P* p2 = check_runqs_no_p()) {
+    sched.nmspinning.fetch_add(1, std::memory_order_acq_rel);
+    startm(p2, true);
+  }
+}
+
 // Starts an M (an idle one, or a new thread) to run pp, or an idle P if pp is null.
 void startm(P* pp, bool spinning) {
   sched.lock.lock();
@@ -961,7 +994,7 @@ void startm(P* pp, bool spinning) {
     pp = pidleget();
     if (pp == nullptr) {
       sched.lock.unlock();
-      if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_acq_rel);
+      if (spinning) give_back_spinning_count();
       return;
     }
   }

@@ -94,13 +94,17 @@ TEST_CASE("goroutine ids are unique", "[runtime]") {
 TEST_CASE("ping-pong between goroutines on different Ps", "[runtime]") {
   // A readies B through a channel, then busy-waits (without yielding) until B has run.
   // A's P is busy all the while, so B can only run on the other P: every round trip is
-  // a cross-P ready, a wakep and a steal of runnext. A lost wake-up would hang here.
+  // a cross-P ready, a wakep and a steal of runnext. A lost wake-up leaves B in A's
+  // runnext with every other M asleep (scheduler/model/spinning.pml); A then gives up
+  // after kStall instead of hanging, so the test fails and says in which round.
   // (One slot of buffer, so that A never parks in send and never leaves its thread.)
   parkway::Runtime rt({.procs = 2});
   constexpr int kRounds = 2000;
+  constexpr parkway::Duration kStall = 5s;  // a healthy round trip takes microseconds
   std::atomic<int> wrong_value{0};
   std::atomic<int> same_thread{0};
   std::atomic<int> received{0};
+  int stalled_round = -1;
   rt.run([&] {
     parkway::Channel<int> to_b(1);
     std::atomic<int> ball{-1};
@@ -108,26 +112,33 @@ TEST_CASE("ping-pong between goroutines on different Ps", "[runtime]") {
     parkway::WaitGroup wg;
     wg.add(2);
     parkway::go([&] {
-      for (int i = 0; i < kRounds; i++) {
+      for (int i = 0; i < kRounds && stalled_round < 0; i++) {
         a_tid.store(os_tid());
         to_b.send(i);
+        const auto give_up = parkway::now() + kStall;
         while (ball.load(std::memory_order_acquire) != i) {
+          if (parkway::now() > give_up) {
+            stalled_round = i;
+            break;
+          }
         }
       }
+      to_b.close();  // B ends, whether or not it got every round
       wg.done();
     });
     parkway::go([&] {
-      for (int i = 0; i < kRounds; i++) {
-        auto v = to_b.recv();
-        if (!v || *v != i) wrong_value++;
+      int expected = 0;
+      while (auto v = to_b.recv()) {
+        if (*v != expected++) wrong_value++;
         received++;
         if (os_tid() == a_tid.load()) same_thread++;
-        ball.store(i, std::memory_order_release);
+        ball.store(*v, std::memory_order_release);
       }
       wg.done();
     });
     wg.wait();
   });
+  CHECK(stalled_round == -1);
   CHECK(received.load() == kRounds);
   CHECK(wrong_value.load() == 0);
   CHECK(same_thread.load() == 0);
