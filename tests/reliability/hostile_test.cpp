@@ -249,6 +249,9 @@ TEST_CASE("case 14: every duration key at its largest value means effectively ne
     // The admin endpoint and new clients are served throughout.
     CHECK(read_metric(admin, "parkway_ready") == 1);
     CHECK(dial_and_echo(addr, "new").has_value());
+    // (That one closes as it goes out of scope: wait until the proxy has seen it end, so
+    // that the drain below counts only the connection opened for it.)
+    CHECK(await_metric(admin, closed_series("app", "client_eof"), 2) == 2);
     // A drain of up to a day: the second SIGTERM stops it.
     auto open = dial_and_echo(addr, "open");
     REQUIRE(open);
