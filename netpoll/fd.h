@@ -76,7 +76,18 @@ class FD {
   int with_fd(Op op);
 
   bool closed() const { return pd_->check_error(Mode::read) == Errc::closed; }
-  PollDesc* poll_desc() const { return pd_; }  // for tests
+  // Whether a read that returned fewer bytes than it asked for has left nothing to read
+  // (so that the next thing to read comes with a new edge): for a TCP socket, until an
+  // event reported a hangup, an error or urgent data (PollDesc::hung_up). Not for other
+  // sockets: a Unix-domain stream read also stops short at a message that carries
+  // descriptors or different credentials, with bytes behind it and no edge to come.
+  bool short_read_drains() const { return tcp_ && !pd_->hung_up(); }
+  // Says that this is a TCP socket (the code that made it knows; FDs are not TCP unless
+  // told).
+  void mark_tcp() { tcp_ = true; }
+  bool tcp() const { return tcp_; }
+  bool hung_up() const { return pd_->hung_up(); }  // for tests
+  PollDesc* poll_desc() const { return pd_; }      // for tests
 
  private:
   FD(int sysfd, PollDesc* pd) : sysfd_(sysfd), pd_(pd) {}
@@ -85,6 +96,7 @@ class FD {
 
   int sysfd_;
   PollDesc* pd_;
+  bool tcp_ = false;  // constant once the FD is shared
   FDMutex mu_;
   Semaphore closed_;  // released by destroy(); close() waits on it
 };

@@ -8,10 +8,11 @@
 //  - One epoll instance for the process, created on first use (epoll_create1 with
 //    EPOLL_CLOEXEC), and an eventfd through which wake() interrupts a blocked epoll_wait.
 //    Wake-ups are coalesced by a flag: one write per sleep, however many wake() calls.
-//  - An FD is registered exactly once, when it is opened, for EPOLLIN|EPOLLOUT|EPOLLRDHUP
-//    edge-triggered, and removed once, when it is closed. It is never re-armed: with edge
-//    triggering a readiness change is reported once, and the PollDesc remembers it
-//    (pdReady) until a goroutine consumes it. Registering EPOLLOUT up front costs one
+//  - An FD is registered exactly once, when it is opened, for EPOLLIN|EPOLLOUT|EPOLLRDHUP|
+//    EPOLLPRI edge-triggered (EPOLLPRI: urgent data, which ends a short read early; see
+//    the hangup bit in poll_desc.h), and removed once, when it is closed. It is never
+//    re-armed: with edge triggering a readiness change is reported once, and the PollDesc
+//    remembers it (pdReady) until a goroutine consumes it. Registering EPOLLOUT up front costs one
 //    spurious write event per FD, which is cheaper than re-arming on every write.
 //  - poll(timeout) is called by the scheduler (scheduler/poller.h): without blocking by
 //    any M that looks for work, one at a time; and blocking, until the next timer, by the
@@ -147,7 +148,7 @@ Result<PollDesc*> NetPoller::open(int fd) {
     pd->publish_info(/*clear_event_err=*/true);
   }
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.u64 = event_data(pd);
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = current_errno();
@@ -230,7 +231,8 @@ void NetPoller::poll(int64_t timeout_ns, sched::GList* out) {
 }
 
 void NetPoller::dispatch(uint64_t data, uint32_t e, sched::GList* out) {
-  const bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  const bool readable = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
+  const bool hangup = e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
   const bool writable = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
   auto* pd = reinterpret_cast<PollDesc*>(data & kPtrMask);
   const auto seq = static_cast<uint32_t>(data >> kSeqShift);
@@ -238,7 +240,7 @@ void NetPoller::dispatch(uint64_t data, uint32_t e, sched::GList* out) {
   // be closed right after it; on_event copes (see "info" in poll_desc.h).
   if ((pd->fdseq.load(std::memory_order_acquire) & PollDesc::kSeqMask) != seq) return;
   if (DispatchHook hook = dispatch_hook.load(std::memory_order_acquire)) hook(pd);
-  pd->on_event(readable, writable, e == EPOLLERR, seq, out);
+  pd->on_event(readable, writable, e == EPOLLERR, hangup, seq, out);
 }
 
 void NetPoller::wake() {

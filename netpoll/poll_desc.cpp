@@ -35,19 +35,20 @@ void PollDesc::publish_info(bool clear_event_err) {
   i |= (fdseq.load(std::memory_order_relaxed) & kSeqMask) << kInfoSeqShift;
   // seq_cst, and seq_cst loads of rg/wg after it in unblock(): a waiter does the mirror
   // image (sets pdWait, then reads info), and one of the two must see the other.
-  // A CAS loop, not a store: the poller may flip the event-error bit concurrently.
+  // A CAS loop, not a store: the poller may flip the event bits concurrently.
   uint32_t x = info.load(std::memory_order_relaxed);
-  while (!info.compare_exchange_weak(x, clear_event_err ? i : (x & kEventErr) | i,
+  while (!info.compare_exchange_weak(x, clear_event_err ? i : (x & (kEventErr | kHangup)) | i,
                                      std::memory_order_seq_cst)) {
   }
 }
 
-void PollDesc::set_event_err(bool err, uint32_t seq) {
+void PollDesc::set_event_err(bool err, bool hangup, uint32_t seq) {
   uint32_t x = info.load(std::memory_order_seq_cst);
   for (;;) {
     if ((x >> kInfoSeqShift) != (seq & kSeqMask)) return;  // closed since: not ours to mark
-    if (((x & kEventErr) != 0) == err) return;
-    if (info.compare_exchange_weak(x, x ^ kEventErr, std::memory_order_seq_cst)) return;
+    const uint32_t want = (x & ~kEventErr) | (err ? kEventErr : 0) | (hangup ? kHangup : 0);
+    if (want == x) return;
+    if (info.compare_exchange_weak(x, want, std::memory_order_seq_cst)) return;
   }
 }
 
@@ -64,8 +65,17 @@ std::error_code PollDesc::check_error(Mode mode) const {
 
 std::error_code PollDesc::prepare(Mode mode) {
   if (auto ec = check_error(mode)) return ec;
-  // Readiness seen before this operation is stale: the syscall itself will tell.
-  slot(this, mode).store(pdNil, std::memory_order_relaxed);
+  // Readiness seen before this operation is stale: the syscall itself will tell. Erased
+  // by a seq_cst exchange, not a blind store: an event may have set the hangup bit and
+  // then found (seq_cst load) or left (seq_cst CAS) the pdReady that this erases, and a
+  // reader that trusts a short read (hung_up(), a seq_cst load after its syscall) must
+  // then see the bit. The event's access to rg comes before this exchange in rg's order,
+  // so before it in the single total order of seq_cst operations, and the event's CAS on
+  // info comes before that: the reader's load of info sees it. Nothing to erase, nothing
+  // to order (the common case after a wait, which consumed the readiness by a seq_cst
+  // CAS itself; and a pdReady that a relaxed load misses stays for the wait to consume).
+  auto& gpp = slot(this, mode);
+  if (gpp.load(std::memory_order_relaxed) != pdNil) gpp.exchange(pdNil, std::memory_order_seq_cst);
   return {};
 }
 
@@ -132,11 +142,12 @@ G* PollDesc::unblock(Mode mode, bool ioready) {
   }
 }
 
-void PollDesc::on_event(bool readable, bool writable, bool error_only, uint32_t seq,
+void PollDesc::on_event(bool readable, bool writable, bool error_only, bool hangup, uint32_t seq,
                         sched::GList* out) {
-  // Before the wake-ups, so that a woken reader sees it. Every event sets or clears it: an
-  // error that a later readiness event no longer reports is gone (as in Go).
-  set_event_err(error_only, seq);
+  // Before the wake-ups, so that a woken reader sees it. Every event sets or clears the
+  // event error: an error that a later readiness event no longer reports is gone (as in
+  // Go). The hangup bit only ever gets set (see poll_desc.h).
+  set_event_err(error_only, hangup, seq);
   if (readable) {
     if (G* g = unblock(Mode::read, true)) out->push(g);
   }

@@ -38,10 +38,10 @@
 //
 // `info` is one atomic word, as Go's pollDesc.atomicInfo:
 //
-//    31            16 15     4    3         2          1         0
-//   +----------------+--------+---------+---------+----------+---------+
-//   | fdseq & 0xFFFF |   0    | wd < 0  | rd < 0  | event err| closing |
-//   +----------------+--------+---------+---------+----------+---------+
+//    31            16 15     5     4      3         2          1         0
+//   +----------------+--------+--------+---------+---------+----------+---------+
+//   | fdseq & 0xFFFF |   0    | hangup | wd < 0  | rd < 0  | event err| closing |
+//   +----------------+--------+--------+---------+---------+----------+---------+
 //
 // closing, rd and wd are copied in under the lock (publish_info). The event-error bit has
 // no other home: the poller sets or clears it on every event by CAS (set_event_err), and
@@ -51,6 +51,16 @@
 // PollDesc (close() publishes the new sequence under the lock before freeing it). The
 // same stale event may still set pdReady or wake the new FD's waiter: a spurious
 // readiness, which every wait tolerates (the syscall is retried and says EAGAIN).
+//
+// The hangup bit says that some event of this FD reported EPOLLRDHUP, EPOLLHUP, EPOLLERR
+// or EPOLLPRI: the peer shut down its side or reset, or urgent data arrived. It is set by
+// the same CAS as the event-error bit, before the wake-ups of that event, and only ever
+// cleared at open, so no reordering of two pollers' events can take it away. A reader of
+// a TCP socket that got fewer bytes than it asked for may wait for the next edge without
+// reading again (the socket is drained: whatever arrives later is a new edge) only while
+// the bit is clear. Once it is set, a short read proves nothing: the FIN was taken with
+// the last bytes and no edge will follow it, or the read stopped at an urgent mark with
+// data behind it. See FD::short_read_drains and splice.cpp, copy_chunk.
 #pragma once
 
 #include <atomic>
@@ -79,7 +89,8 @@ static_assert(sched::park_slot_handoff(pdNil) == 4 && sched::park_slot_handoff(p
 
 struct alignas(64) PollDesc {
   // Bits of `info` (drawn above).
-  static constexpr uint32_t kClosing = 1, kEventErr = 2, kReadExpired = 4, kWriteExpired = 8;
+  static constexpr uint32_t kClosing = 1, kEventErr = 2, kReadExpired = 4, kWriteExpired = 8,
+                            kHangup = 16;
   static constexpr int kInfoSeqShift = 16;
   static constexpr uint32_t kSeqMask = 0xFFFF;  // the bits of fdseq in info and event data
 
@@ -123,17 +134,23 @@ struct alignas(64) PollDesc {
   // Marks the PollDesc closing and wakes every waiter with Errc::closed.
   void evict();
 
+  // True once an event of this FD reported a hangup, an error or urgent data (the
+  // hangup bit above): a short read no longer means the socket is drained.
+  bool hung_up() const { return (info.load(std::memory_order_seq_cst) & kHangup) != 0; }
+
   // Called by the poller for an epoll event of registration sequence `seq` (fdseq &
   // kSeqMask, checked by the caller); appends goroutines to ready to `out`.
-  void on_event(bool readable, bool writable, bool error_only, uint32_t seq, sched::GList* out);
+  void on_event(bool readable, bool writable, bool error_only, bool hangup, uint32_t seq,
+                sched::GList* out);
 
   // Internals shared with netpoll.cpp.
   // Copies closing/rd/wd and the current fdseq into info, keeping the event-error bit,
   // or clearing it with clear_event_err (at open).
   void publish_info(bool clear_event_err = false) PW_REQUIRES(lock);
-  // Go's setEventErr: sets or clears the event-error bit, unless info's sequence is no
-  // longer `seq` (the FD was closed since the event was fetched).
-  void set_event_err(bool err, uint32_t seq);
+  // Go's setEventErr: sets or clears the event-error bit, and sets the hangup bit if
+  // `hangup` (never clears it), unless info's sequence is no longer `seq` (the FD was
+  // closed since the event was fetched).
+  void set_event_err(bool err, bool hangup, uint32_t seq);
   sched::G* unblock(Mode mode, bool ioready);
   bool block(Mode mode);
   void deadline_fired(Mode mode, uintptr_t seq, int64_t now);

@@ -53,6 +53,7 @@ Result<Conn> Conn::start_dial(const SocketAddress& addr, Time deadline) {
   }
   auto fd = FD::open(s);
   if (!fd) return fd.error();
+  (*fd)->mark_tcp();
   Conn conn(std::move(*fd));
   // Before anyone else can see the Conn, so that no abort can come before it.
   if (deadline != kNoDeadline) conn.fd_->set_write_deadline(deadline);
@@ -150,6 +151,7 @@ Result<Listener> Listener::listen(const SocketAddress& addr, const ListenOptions
   if (::listen(s, opts.backlog) != 0) return fail(current_errno());
   auto fd = FD::open(s);
   if (!fd) return fd.error();
+  (*fd)->mark_tcp();
   return Listener(std::move(*fd));
 }
 
@@ -160,11 +162,15 @@ Result<Listener> Listener::adopt(int s) {
   len = sizeof listening;
   if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) return errno_code(errno);
   if (type != SOCK_STREAM || !listening) return errno_code(EINVAL);
+  int protocol = 0;
+  len = sizeof protocol;
+  if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0) return errno_code(errno);
   int fl = fcntl(s, F_GETFL);
   if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0) return errno_code(errno);
   if (fcntl(s, F_SETFD, FD_CLOEXEC) != 0) return errno_code(errno);
   auto fd = FD::open(s);
   if (!fd) return fd.error();
+  if (protocol == IPPROTO_TCP) (*fd)->mark_tcp();  // not a Unix-domain listener
   return Listener(std::move(*fd));
 }
 
@@ -174,6 +180,7 @@ Result<Conn> Listener::accept(SocketAddress* peer) {
   if (!s) return s.error();
   auto fd = FD::open(*s);
   if (!fd) return fd.error();
+  if (fd_->tcp()) (*fd)->mark_tcp();
   return Conn(std::move(*fd));
 }
 

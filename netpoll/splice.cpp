@@ -237,7 +237,10 @@ struct SpliceCarryAccess {
     bool small = true;       // the last chunk was small: copy the next (automatic mode)
     bool first = true;       // no splice has worked yet (EINVAL then means: copy)
   };
-  enum class Step { more, would_block, done };
+  // more: read again at once. drained: a read got fewer bytes than it asked for, so the
+  // socket is empty: wait for the next edge before reading (no read that can only say
+  // EAGAIN). would_block: it said EAGAIN. done: the transfer is over.
+  enum class Step { more, drained, would_block, done };
 
   // First delivers what an earlier call could not write; false if that failed again.
   [[gnu::noinline]] static bool deliver_carried(Transfer& t) {
@@ -288,6 +291,12 @@ struct SpliceCarryAccess {
       return Step::done;
     }
     if (r.bytes >= kSpliceFrom) t.small = false;
+    // With edge-triggered epoll a short read of a TCP socket has emptied it: bytes that
+    // arrive after it are a new edge, which wakes the wait. Not once the peer shut down,
+    // reset or sent urgent data (short_read_drains, asked after the syscall): the FIN may
+    // have been taken with these bytes, or the read stopped at the urgent mark; then read
+    // until EAGAIN.
+    const bool drained = r.bytes < buf->size() && t.src.short_read_drains();
     void* held = nullptr;
     size_t off = 0, len = 0;
     if (!drain_buffer(t.dst, buf, 0, r.bytes, t.observer, t.result, t.carry, &held, &off, &len)) {
@@ -299,7 +308,7 @@ struct SpliceCarryAccess {
       return Step::done;
     }
     buffers().put(std::move(buf));
-    return Step::more;
+    return drained ? Step::drained : Step::more;
   }
 
   // One chunk through a pipe, taken only once data is there; emptied into dst before
@@ -377,7 +386,7 @@ SpliceResult splice(FD& dst, FD& src, TransferObserver* observer, SpliceMode mod
       step = A::splice_chunk(t);
     }
     if (step == A::Step::done) return result;
-    if (step == A::Step::would_block) {
+    if (step == A::Step::would_block || step == A::Step::drained) {
       // Wait for data holding no pipe and no buffer.
       if (auto ec = src.wait(Mode::read)) {
         result.end = TransferEnd::read_error;

@@ -2,19 +2,19 @@
  * code on the other word), checked with spin by script/model.
  *
  * Processes and the code each step stands for (line numbers as of this model's commit):
- *   Waiter   a goroutine in PollDesc::wait -> block (netpoll/poll_desc.cpp 94-101, 74-92):
- *              check_error (55); CAS pdReady->pdNil (78); CAS pdNil->pdWait (80); the
- *              re-check of check_error after pdWait (87); park_io -> finish_handoff sets
+ *   Waiter   a goroutine in PollDesc::wait -> block (netpoll/poll_desc.cpp 100-107, 80-98):
+ *              check_error (55); CAS pdReady->pdNil (84); CAS pdNil->pdWait (86); the
+ *              re-check of check_error after pdWait (93); park_io -> finish_handoff sets
  *              the G waiting, then block_commit's CAS pdWait->G* on g0 (block_commit,
- *              add_waiters(1)); the exchange(pdNil) after waking (89) and its check (90).
+ *              add_waiters(1)); the exchange(pdNil) after waking (95) and its check (96).
  *   Poller   NetPoller::dispatch -> PollDesc::on_event -> unblock(ioready=true)
- *              (netpoll.cpp dispatch; poll_desc.cpp 135-146, 103-133), then the scheduler
+ *              (netpoll.cpp dispatch; poll_desc.cpp 141-153, 109-139), then the scheduler
  *              readies what it returned. Two events, one of them possibly stale (an event
  *              for an earlier FD that passed the fdseq check): to rg a stale readiness is
  *              only a spurious one, so both are the same step here.
- *   Deadline set_deadline(past) and deadline_fired (poll_desc.cpp 167-214): under the
+ *   Deadline set_deadline(past) and deadline_fired (poll_desc.cpp 174-221): under the
  *              lock, rd = -1, publish_info (30-43), unblock(ioready=false), then ready.
- *   Closer   evict (poll_desc.cpp 216-234): closing = true, publish_info, unblock(false).
+ *   Closer   evict (poll_desc.cpp 223-241): closing = true, publish_info, unblock(false).
  *   Sysmon   the idle-stack freeze/thaw of the waiter (scheduler/idle_stack.cpp
  *              scan_idle_stacks, thaw): CAS G*->kParkSlotBusy, release, then CAS
  *              kParkSlotBusy->G* or, finding a hand-off park_slot_handoff(v), store v and
@@ -31,7 +31,7 @@
  * seq_cst operations (info, rg/wg), which is what it relies on.
  *
  * Mutations that must fail (script/model builds each with -DNAME): NO_RECHECK drops the
- * re-check after pdWait (87), so a deadline or close that lands in between is lost;
+ * re-check after pdWait (93), so a deadline or close that lands in between is lost;
  * HANDOFF_NO_READY makes sysmon leave a hand-off's value without readying the goroutine.
  * MUTATIONS: NO_RECHECK HANDOFF_NO_READY
  */
