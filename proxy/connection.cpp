@@ -114,6 +114,15 @@ const char* Connection::source_name(Direction d) {
   return d == Direction::client_to_upstream ? "client" : "upstream";
 }
 
+namespace {
+
+// The cause of a connection whose direction `d` found its source reset.
+CloseCause reset_of_source(Direction d) {
+  return d == Direction::client_to_upstream ? CloseCause::client_reset : CloseCause::upstream_reset;
+}
+
+}  // namespace
+
 bool Connection::decide(CloseCause cause) {
   CloseCause none = CloseCause::none;
   return cause_.compare_exchange_strong(none, cause);
@@ -314,8 +323,7 @@ void Connection::pump(Half& h) {
     if (!pass_end_of_stream(h)) {
       conn_debug(*this, ": ", source_name(h.dir), " -> ", source_name(other(h).dir),
                  ": end of stream after a reset");
-      finish(h.dir == Direction::client_to_upstream ? CloseCause::client_reset
-                                                    : CloseCause::upstream_reset);
+      finish(reset_of_source(h.dir));
       return false;
     }
     // The other direction now lives under fin_timeout: move its deadlines.
@@ -337,8 +345,7 @@ void Connection::pump(Half& h) {
     if (r.end == net::TransferEnd::write_error && h.src.pending_error()) {
       conn_debug(*this, ": ", source_name(h.dir), " -> ", source_name(other(h).dir),
                  ": reset by the ", source_name(h.dir), " while the other side was not reading");
-      finish(h.dir == Direction::client_to_upstream ? CloseCause::client_reset
-                                                    : CloseCause::upstream_reset);
+      finish(reset_of_source(h.dir));
       return false;
     }
     return true;  // bytes moved the other way meanwhile: wait on (a write keeps its carry)

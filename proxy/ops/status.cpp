@@ -1,31 +1,30 @@
 #include "proxy/ops/status.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
+#include <array>
 #include <cstdio>
-#include <cstring>
+#include <span>
+#include <string>
 
 #include "conf/diagnostic.h"
 #include "conf/keys.h"
 #include "netpoll/address.h"
+#include "netpoll/socket.h"
+#include "scheduler/runtime.h"
 
 namespace parkway::proxy {
 namespace {
 
-constexpr int kTimeoutMs = 5000;
+using namespace std::chrono_literals;
+
+constexpr Duration kTimeout = 5s;  // for the whole exchange
 
 int fail(const std::string& why) {
   std::fprintf(stderr, "parkway status: %s\n", why.c_str());
   return 1;
 }
 
-// Waits for `events` on fd within the timeout: true when ready.
-bool wait_for(int fd, short events) {
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, kTimeoutMs) == 1;
+std::string describe(std::error_code ec) {
+  return net::is_timeout(ec) ? "no answer within 5s" : ec.message();
 }
 
 }  // namespace
@@ -63,47 +62,36 @@ int run_status(const conf::CommandLine& command_line) {
   const std::string where =
       "the admin endpoint at " + address->to_string() + " (from " + from + ")";
 
-  const int fd = ::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
-  auto close_fd = [fd] { ::close(fd); };
-  if (::connect(fd, address->sockaddr_ptr(), address->length()) != 0 && errno != EINPROGRESS) {
-    const int e = errno;
-    close_fd();
-    return fail("cannot reach " + where + ": " + std::strerror(e) + " (is parkway running?)");
-  }
-  int error = 0;
-  socklen_t len = sizeof error;
-  if (!wait_for(fd, POLLOUT) || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0 ||
-      error != 0) {
-    close_fd();
-    return fail("cannot reach " + where + ": " +
-                (error != 0 ? std::strerror(error) : "no answer within 5s") +
-                " (is parkway running?)");
-  }
+  // One request on parkway's own runtime (a goroutine, netpoll sockets, one deadline for
+  // the whole exchange), as everything else that talks to the network.
   const std::string request =
       "GET /clusters?format=text HTTP/1.1\r\nHost: parkway\r\nConnection: close\r\n\r\n";
-  size_t sent = 0;
-  while (sent < request.size()) {
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EAGAIN && wait_for(fd, POLLOUT)) continue;
-    if (n <= 0) {
-      close_fd();
-      return fail("sending to " + where + " failed");
+  std::string reply, failure;
+  Runtime runtime({.procs = 1});
+  runtime.run([&] {
+    const Time deadline = deadline_after(kTimeout);
+    auto conn = net::Conn::dial(*address, deadline);
+    if (!conn) {
+      failure = "cannot reach " + where + ": " + describe(conn.error()) + " (is parkway running?)";
+      return;
     }
-    sent += static_cast<size_t>(n);
-  }
-  std::string reply;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      reply.append(buf, static_cast<size_t>(n));
-      continue;
+    conn->set_deadline(deadline);
+    if (auto w = conn->write_all(std::as_bytes(std::span(request))); w.error) {
+      failure = "sending to " + where + " failed: " + describe(w.error);
+      return;
     }
-    if (n < 0 && errno == EAGAIN && wait_for(fd, POLLIN)) continue;
-    break;
-  }
-  close_fd();
+    std::array<std::byte, 4096> buf;
+    for (;;) {
+      const net::IoResult r = conn->read(buf);
+      if (r.error) {
+        failure = "reading the answer of " + where + " failed: " + describe(r.error);
+        return;
+      }
+      if (r.bytes == 0) return;  // the whole answer (Connection: close)
+      reply.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
+    }
+  });
+  if (!failure.empty()) return fail(failure);
   const size_t head_end = reply.find("\r\n\r\n");
   if (!reply.starts_with("HTTP/1.1 ") || head_end == std::string::npos) {
     return fail("no HTTP answer from " + where);
