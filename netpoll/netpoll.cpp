@@ -146,6 +146,14 @@ Result<PollDesc*> NetPoller::open(int fd) {
     // One store of the whole word with the event error cleared: a stale poller's
     // set_event_err compares the sequence and gives up.
     pd->publish_info(/*clear_event_err=*/true);
+    // The same sequence again, as a release store: the poller reads fdseq with acquire
+    // after epoll_wait hands it this PollDesc, so the initialisation above (and, for a
+    // fresh block, its construction) happens before the poller's reads. The kernel
+    // orders epoll_ctl before that epoll_wait anyway; ThreadSanitizer sees no
+    // synchronisation through a system call, and reported the construction as racing
+    // with dispatch's load (seen under load in reliability case 9, where the report's
+    // symbolizer pipes then showed up as leaked descriptors).
+    pd->fdseq.store(pd->fdseq.load(std::memory_order_relaxed), std::memory_order_release);
   }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;

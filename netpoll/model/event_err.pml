@@ -2,14 +2,14 @@
  * checked with spin by script/model.
  *
  * Processes and the code each step stands for (line numbers as of this model's commit):
- *   Poller      NetPoller::dispatch (netpoll/netpoll.cpp 233-244): the event carries the
+ *   Poller      NetPoller::dispatch (netpoll/netpoll.cpp 241-252): the event carries the
  *               registration's fdseq; the check against pd->fdseq, outside any lock
- *               (241); then on_event -> set_event_err(error, hangup, seq) (poll_desc.cpp
+ *               (249); then on_event -> set_event_err(error, hangup, seq) (poll_desc.cpp
  *               45-53), one CAS on info that gives up if info's sequence is not the
  *               event's.
- *   Owner       NetPoller::close (netpoll.cpp 167-187): under pd->lock, fdseq++ and
+ *   Owner       NetPoller::close (netpoll.cpp 175-195): under pd->lock, fdseq++ and
  *               publish_info (the new sequence into info) before the PollDesc is freed;
- *               then NetPoller::open of the next FD on the same PollDesc (136-165):
+ *               then NetPoller::open of the next FD on the same PollDesc (136-173):
  *               publish_info(clear_event_err), one store of the whole word.
  *               Finally the new FD's first read: check_error (poll_desc.cpp 55-64).
  * Checked: the new FD never sees the old FD's error (and the old FD does see its own
