@@ -22,16 +22,8 @@ using namespace parkway;
 
 namespace {
 
-struct Pair {
-  net::Conn client, server;
-};
-
-Pair connect_pair(net::Listener& ln) {
-  auto c = net::Conn::dial(test::address_of(ln));
-  auto s = ln.accept();
-  if (!c || !s) throw std::runtime_error("connect_pair failed");
-  return {std::move(*c), std::move(*s)};
-}
+using test::connect_pair;
+using test::Pair;
 
 bool fd_is_open(int n) { return fcntl(n, F_GETFD) != -1; }
 

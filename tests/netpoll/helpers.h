@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "netpoll/socket.h"
@@ -19,6 +20,17 @@ inline net::Listener listen_local(net::ListenOptions opts = {}) {
 }
 
 inline net::SocketAddress address_of(net::Listener& ln) { return *ln.local_address(); }
+
+// Both ends of one loopback connection to `ln`: the dialled client, the accepted server.
+struct Pair {
+  net::Conn client, server;
+};
+inline Pair connect_pair(net::Listener& ln) {
+  auto c = net::Conn::dial(address_of(ln));
+  auto s = ln.accept();
+  if (!c || !s) throw std::runtime_error("connect_pair failed");
+  return {std::move(*c), std::move(*s)};
+}
 
 // Stream `seed`: a deterministic pseudo-random byte sequence in which any lost,
 // duplicated or reordered byte changes what is expected at every later position.

@@ -34,16 +34,8 @@ using namespace parkway;
 
 namespace {
 
-struct Pair {
-  net::Conn client, server;
-};
-
-Pair connect_pair(net::Listener& ln) {
-  auto c = net::Conn::dial(test::address_of(ln));
-  auto s = ln.accept();
-  if (!c || !s) throw std::runtime_error("connect_pair failed");
-  return {std::move(*c), std::move(*s)};
-}
+using test::connect_pair;
+using test::Pair;
 
 // Polls `cond` every millisecond for up to 10 s; whether it held.
 bool await(const std::function<bool()>& cond) {
@@ -94,6 +86,19 @@ ReadAll read_all(net::Conn& c, Time deadline) {
     if (r.bytes == 0) return out;
     out.bytes.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
   }
+}
+
+// Reads from `c` until it has `n` bytes, the stream ends, an error or the deadline.
+std::string read_up_to(net::Conn& c, size_t n, Time deadline) {
+  std::string got;
+  c.set_read_deadline(deadline);
+  std::array<std::byte, 64> buf;
+  while (got.size() < n) {
+    auto r = c.read(buf);
+    if (!r.ok() || r.bytes == 0) break;
+    got.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
+  }
+  return got;
 }
 
 void send_raw(net::Conn& c, const std::string& s, int flags = 0) {
@@ -220,14 +225,7 @@ TEST_CASE("short read: urgent data does not stall the bytes behind it", "[splice
     });
     // The urgent byte itself is not part of the stream a read returns (no SO_OOBINLINE):
     // it is not forwarded. Every byte around it is, without waiting for more data.
-    std::string got;
-    dst.server.set_read_deadline(now() + 5s);
-    std::array<std::byte, 64> buf;
-    while (got.size() < 6) {
-      auto r = dst.server.read(buf);
-      if (!r.ok() || r.bytes == 0) break;
-      got.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
-    }
+    const std::string got = read_up_to(dst.server, 6, now() + 5s);
     CHECK(got == "abcdef");
     REQUIRE_FALSE(src.client.shutdown_write());
     REQUIRE(finished.wait_for(10s));
@@ -358,14 +356,7 @@ TEST_CASE(
       result = net::splice(dst.client.fd(), **src);
       finished.notify();
     });
-    std::string got;
-    dst.server.set_read_deadline(now() + 5s);
-    std::array<std::byte, 64> buf;
-    while (got.size() < 6) {
-      auto r = dst.server.read(buf);
-      if (!r.ok() || r.bytes == 0) break;
-      got.append(reinterpret_cast<const char*>(buf.data()), r.bytes);
-    }
+    const std::string got = read_up_to(dst.server, 6, now() + 5s);
     CHECK(got == "xyabcd");
     ::shutdown(sv[1], SHUT_WR);
     REQUIRE(finished.wait_for(10s));
